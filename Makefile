@@ -1,0 +1,40 @@
+# The image family, parents before children. Versions, Pythons and the image order live in versions.json;
+# the logic lives in tools/*.py, so each rule here is one line.
+ORG ?= org
+PY ?= $(shell python3 tools/project.py default)
+PYTHONS := $(shell python3 tools/project.py pythons)
+IMAGES := $(shell python3 tools/project.py images)
+VENV := .venv
+export ORG
+
+.PHONY: build-all $(addprefix build-,$(IMAGES)) lock test test-unit test-smoke lint bench bench-smoke clean venv
+
+build-all:  ## every image for every supported Python, in dependency order
+	python3 tools/build.py
+
+$(addprefix build-,$(IMAGES)): build-%:  ## one image (and its parents) for PY
+	python3 tools/build.py $* --python $(PY)
+
+lock:  ## regenerate <image>/locks/pyX.Y.txt from <image>/requirements.in
+	python3 tools/lock.py
+
+$(VENV)/.installed: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r tests/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: venv  ## unit tests, then container tests: full on PY, smoke on every other built Python
+	$(VENV)/bin/python -m pytest tests
+
+test-unit: venv
+	$(VENV)/bin/python -m pytest tests/unit
+
+lint: venv  ## hadolint on every Dockerfile, shellcheck on every shell script
+	$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(IMAGES))
+	$(VENV)/bin/shellcheck $$(git ls-files '*.sh') .ci/run
+
+clean:  ## remove this family's images (every tag) and the build scratch folder
+	docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^$(ORG)/($(subst $() ,|,$(IMAGES))):' | xargs -r docker rmi
+	rm -rf .build

@@ -1,0 +1,20 @@
+"""The example app of org/starlette. Copy your own app to /app to replace it."""
+
+import platform
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from startup import server_info
+
+
+async def homepage(request):
+    return JSONResponse({
+        "message": "Hello world! From Starlette running on Uvicorn with Gunicorn.",
+        "framework": "starlette",
+        "server": server_info(),
+        "python": platform.python_version(),
+    })
+
+
+app = Starlette(routes=[Route("/", homepage)])

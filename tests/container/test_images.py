@@ -1,0 +1,49 @@
+"""Every image, on every supported Python that was built, serves its example app with its default
+worker, and carries what a clean image should (labels, the virtualenv) and nothing it should not
+(build settings, compilers, package caches)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import project, require_image, run_container
+
+EXPECTED = {  # image -> (framework in the example's answer, worker the example must be served by)
+    "base": ("wsgi", "gthread"),
+    "flask": ("flask", "MeinheldWorker"),
+    "fastapi": ("fastapi", "UvicornWorker"),
+    "starlette": ("starlette", "UvicornWorker"),
+}
+EVERY_TAG = [pytest.param(image, python, id=f"{image}-py{python}")
+             for python in project.PYTHONS for image in project.IMAGES]
+
+
+@pytest.mark.parametrize("image,python", EVERY_TAG)
+def test_example_app_is_served_by_the_default_worker(image: str, python: str) -> None:
+    ref = require_image(image, python)
+    framework, worker = EXPECTED[image]
+    with run_container(ref) as server:
+        response = server.wait_http("/")
+        assert response.status_code == 200, f"GET / gave {response.status_code}: {response.text}\n{server.tail()}"
+        answer = response.json()
+        assert answer["framework"] == framework, answer
+        assert answer["python"].startswith(python + "."), f"expected Python {python}, got {answer}"
+        assert worker in answer["server"], f"expected worker {worker}, got {answer['server']}"
+        assert f"Using worker: " in server.logs()
+
+
+@pytest.mark.parametrize("image,python", EVERY_TAG)
+def test_image_is_clean_and_labelled(image: str, python: str, docker) -> None:
+    ref = require_image(image, python)
+    attrs = docker.images.get(ref).attrs
+    labels = attrs["Config"]["Labels"] or {}
+    for key in ("title", "description", "version", "created", "revision", "base.name"):
+        assert labels.get(f"org.opencontainers.image.{key}"), f"{ref} lacks label {key}: {labels}"
+    env = "\n".join(attrs["Config"]["Env"])
+    assert "PIP_CONFIG_FILE" not in env and "PIP_CERT" not in env, f"build settings left in {ref}: {env}"
+    for expected in ("PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "PATH=/opt/venv/bin:"):
+        assert expected in env, f"{ref} lacks {expected}: {env}"
+    probe = ("test ! -e /tmp/pip-net && test ! -e /tmp/locks && test ! -e /root/.cache/pip"
+             " && ! command -v gcc && ! command -v cc && echo clean")
+    output = docker.containers.run(ref, ["sh", "-c", probe], remove=True).decode()
+    assert output.strip() == "clean", f"{ref} carries build leftovers or a compiler: {output}"
