@@ -5,7 +5,8 @@ PY ?= $(shell python3 tools/project.py default)
 PYTHONS := $(shell python3 tools/project.py pythons)
 IMAGES := $(shell python3 tools/project.py images)
 VENV := .venv
-export ORG
+PYTHON_REPO ?= python
+export ORG PYTHON_REPO
 
 .PHONY: build-all $(addprefix build-,$(IMAGES)) lock test test-unit test-smoke lint bench bench-smoke clean venv
 

@@ -1,0 +1,146 @@
+"""What the benchmark measures: the images, the servers compared on each, the endpoints and the run settings.
+
+Pure data, no Docker: read this file first to know what a run does.
+
+Every image is compared in a bench image `FROM` it (bench/docker/bench.Dockerfile) that adds uWSGI and
+Granian and replaces /app with the bench app (bench/apps/<image>/main.py). So every server in a group
+serves the same app with the same Python and the same packages; only the server and our layer differ.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+PYTHON = "3.11"
+WORKERS = 2  # every server runs this many worker processes
+CONTAINER_PORT = 80
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    path: str
+    body: str  # what the bench app answers; checked before any load, so we know the right app is up
+    is_json: bool = False
+
+    def accepts(self, body: str) -> bool:
+        """Whether a response body is this endpoint's (JSON compared as data, not as text)."""
+        if not self.is_json:
+            return body.strip() == self.body
+        try:
+            return json.loads(body) == json.loads(self.body)
+        except ValueError:
+            return False
+
+
+HELLO = Endpoint("hello", "/", "Hello, World!")
+JSON = Endpoint("json", "/json", '{"message": "Hello, World!"}', is_json=True)
+ENDPOINTS = (HELLO, JSON)
+
+
+@dataclass(frozen=True)
+class Server:
+    key: str  # short and stable: used in container names, JSON results and the chart
+    label: str  # what the table shows
+    command: tuple[str, ...] | None  # None: the image's own CMD (/start.sh)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shown_command(self) -> str:
+        shown = " ".join(self.command) if self.command else "/start.sh"
+        settings = " ".join(f"{name}={value!r}" for name, value in self.env.items())
+        return f"{settings} {shown}".strip()
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    image: str  # "flask"
+    framework: str  # "Flask"
+    servers: tuple[Server, ...]  # the image's default first
+    bare: str  # key of the server our default wraps: the throughput and cold-start targets compare to it
+
+    @property
+    def default(self) -> Server:
+        return self.servers[0]
+
+    def server(self, key: str) -> Server:
+        return next(server for server in self.servers if server.key == key)
+
+
+def _bind() -> tuple[str, ...]:
+    return ("--bind", f"0.0.0.0:{CONTAINER_PORT}")
+
+
+def _default(image: str) -> Server:
+    # The image exactly as users run it: its CMD, with the worker count fixed and the access log off
+    # (every other server here runs without one too).
+    return Server("default", f"org/{image} default (/start.sh)", None,
+                  {"WEB_CONCURRENCY": str(WORKERS), "ACCESS_LOG": ""})
+
+
+def _gunicorn(key: str, label: str, worker_class: str) -> Server:
+    return Server(key, label, ("gunicorn", "--workers", str(WORKERS), "--worker-class", worker_class,
+                               *_bind(), "main:app"))
+
+
+def _granian(interface: str) -> Server:
+    return Server("granian", "Granian", ("granian", "--interface", interface, "--workers", str(WORKERS),
+                                         "--host", "0.0.0.0", "--port", str(CONTAINER_PORT), "main:app"))
+
+
+WSGI_SERVERS = (
+    _gunicorn("gunicorn-meinheld", "Gunicorn + Meinheld, bare", "meinheld.gmeinheld.MeinheldWorker"),
+    _gunicorn("gunicorn-gthread", "Gunicorn gthread", "gthread"),
+    Server("uwsgi", "uWSGI (http-socket)", (
+        "uwsgi", "--http-socket", f":{CONTAINER_PORT}", "--master", "--processes", str(WORKERS),
+        "--module", "main:app", "--need-app", "--disable-logging", "--die-on-term", "--listen", "1024",
+    )),
+    _granian("wsgi"),
+)
+
+ASGI_SERVERS = (
+    Server("uvicorn", "Uvicorn --workers, bare", (
+        "uvicorn", "--workers", str(WORKERS), "--host", "0.0.0.0", "--port", str(CONTAINER_PORT),
+        "--no-access-log", "main:app",
+    )),
+    _gunicorn("gunicorn-asgi", "Gunicorn -k asgi", "asgi"),
+    _granian("asgi"),
+)
+
+PLANS = (
+    ImagePlan("flask", "Flask", (_default("flask"), *WSGI_SERVERS), bare="gunicorn-meinheld"),
+    ImagePlan("fastapi", "FastAPI", (_default("fastapi"), *ASGI_SERVERS), bare="uvicorn"),
+    ImagePlan("starlette", "Starlette", (_default("starlette"), *ASGI_SERVERS), bare="uvicorn"),
+)
+SIZE_ONLY = ("base",)  # compared for image size only: it has no framework app to load
+
+
+@dataclass(frozen=True)
+class Settings:
+    rounds: int = 3
+    duration_s: int = 5  # per wrk run
+    concurrencies: tuple[int, ...] = (64, 256)
+    warmup_s: int = 1  # one wrk run per container before the measured ones, not recorded
+    settle_s: float = 2.0  # after the first 200, before reading idle memory: the other workers finish booting
+    start_timeout_s: float = 60.0
+    wrk_threads: int = 1  # wrk shares the two cores with the servers; one thread leaves them the most
+    smoke: bool = False
+
+
+FULL = Settings()
+SMOKE = Settings(rounds=1, duration_s=2, concurrencies=(64,), warmup_s=1, settle_s=1.0, smoke=True)
+
+# The targets (issue: "the images' defaults cost nothing against the bare servers").
+THROUGHPUT_AT_LEAST = 0.95  # default / bare server, every endpoint and concurrency
+COLD_START_AT_MOST = 1.2  # default / bare server
+SIZE_AT_MOST = 1.1  # image / minimal hand-written Dockerfile with the same packages
+
+
+def cell_key(endpoint: str, concurrency: int) -> str:
+    """How one throughput measurement is named in results and tables: `hello c64`."""
+    return f"{endpoint} c{concurrency}"
+
+
+def cells(settings: Settings) -> list[str]:
+    return [cell_key(endpoint.name, concurrency) for endpoint in ENDPOINTS for concurrency in settings.concurrencies]

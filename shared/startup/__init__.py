@@ -1,0 +1,18 @@
+"""The runtime layer every image carries (/opt/startup/startup, importable as `startup`).
+
+Three floors; nothing on a lower floor imports a higher one.
+
+- Entry points: `start` (what /start.sh runs), `reload` (/start-reload.sh), `gunicorn_config`
+  (/gunicorn_conf.py is a thin file over it).
+- Middle: `settings` (environment -> validated settings), `launch` (steps both start scripts share),
+  `gunicorn_logging` (Gunicorn's logger class with our levels and formats).
+- Leaves, importing nothing of ours: `apps` (finding and inspecting the app), `config_files`
+  (finding the Gunicorn config, does it set worker_class), `cpu` (the container's CPU budget),
+  `workers` (worker-class names), `log_formats`, `prestart`, `server_identity`.
+
+For apps: `startup.server_info()` names the server answering, e.g. "gunicorn/27.0.1 uvicorn_worker.UvicornWorker".
+"""
+
+from startup.server_identity import server_info
+
+__all__ = ["server_info"]

@@ -1,0 +1,137 @@
+"""Finding and inspecting the user's app (a leaf: imports nothing of ours).
+
+- `default_module_name`: tiangolo's rule, `app.main` if /app/app/main.py exists, else `main` if
+  /app/main.py exists.
+- `module_is_findable`: whether `import <module>` could work, answered without running the user's code
+  where possible (the module's file is looked up on the search path).
+- `load_app` / `is_asgi_app`: import the app the way Gunicorn does (`module:name` or `module:factory()`)
+  and tell an ASGI app from a WSGI one. Only the `auto` worker class and the reload script need this.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.machinery
+import importlib.util
+import inspect
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+APP_DIR = Path("/app")
+
+# (module name, file that must exist relative to the app dir), in the order tiangolo checks them.
+DEFAULT_MODULE_CANDIDATES = (("app.main", "app/main.py"), ("main", "main.py"))
+
+
+class AppLoadError(Exception):
+    """The app module imported, but the object named in APP_MODULE is not there or not usable."""
+
+
+def default_module_name(app_dir: Path = APP_DIR) -> str | None:
+    for module_name, relative_file in DEFAULT_MODULE_CANDIDATES:
+        if (app_dir / relative_file).is_file():
+            return module_name
+    return None
+
+
+def default_module_locations(app_dir: Path = APP_DIR) -> list[Path]:
+    """Where `default_module_name` looks, for error messages."""
+    return [app_dir / relative_file for _, relative_file in DEFAULT_MODULE_CANDIDATES]
+
+
+def split_app_module(app_module: str) -> tuple[str, str]:
+    """`pkg.mod:name` -> (`pkg.mod`, `name`); Gunicorn's default name is `application`."""
+    module_name, separator, object_expression = app_module.partition(":")
+    return module_name, (object_expression if separator else "application")
+
+
+def module_is_findable(module_name: str, search_path: Sequence[str]) -> bool:
+    """Whether `module_name` can be imported from `search_path`.
+
+    First the file system is searched (`a/b.py`, `a/b/__init__.py`, a namespace directory, an
+    extension module) so the user's code does not run yet. Modules installed with an import hook
+    (editable installs) are not files on the path; for them importlib is asked, which imports the
+    parent packages.
+    """
+    parts = module_name.split(".")
+    if not all(part.isidentifier() for part in parts):
+        return False
+    for entry in search_path:
+        base = Path(entry or ".").joinpath(*parts)
+        if base.is_dir():
+            return True  # a package, or a namespace package
+        if any(base.with_name(base.name + suffix).is_file() for suffix in importlib.machinery.all_suffixes()):
+            return True
+    try:
+        return importlib.util.find_spec(module_name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def parse_object_expression(expression: str) -> tuple[str, tuple[Any, ...] | None, dict[str, Any]]:
+    """`app` -> ("app", None, {}); `create_app('prod', debug=True)` -> ("create_app", ("prod",), {...}).
+
+    The same forms Gunicorn accepts: a name, or a call of a name with literal arguments.
+    """
+    try:
+        node = ast.parse(expression.strip(), mode="eval").body
+    except SyntaxError as error:
+        raise AppLoadError(f"{expression!r} is not a name or a call like create_app()") from error
+    if isinstance(node, ast.Name):
+        return node.id, None, {}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        try:
+            args = tuple(ast.literal_eval(arg) for arg in node.args)
+            kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
+        except ValueError as error:
+            raise AppLoadError(f"the arguments of {expression!r} must be literals") from error
+        return node.func.id, args, kwargs
+    raise AppLoadError(f"{expression!r} is not a name or a call like create_app()")
+
+
+def load_app(app_module: str) -> Any:
+    """Import the app object named by `module:name` (or `module:factory()`).
+
+    ImportError and errors raised by the user's module propagate unchanged: they are bugs in the app,
+    and their traceback is what the user needs.
+    """
+    module_name, expression = split_app_module(app_module)
+    name, args, kwargs = parse_object_expression(expression)
+    module = importlib.import_module(module_name)
+    try:
+        app = getattr(module, name)
+    except AttributeError:
+        raise AppLoadError(f"module {module_name} has no attribute {name!r}") from None
+    if args is not None:
+        app = app(*args, **kwargs)
+    if app is None or not callable(app):
+        raise AppLoadError(f"{app_module} is {type(app).__name__}, not a WSGI or ASGI application")
+    return app
+
+
+def is_asgi_app(app: Any) -> bool:
+    """ASGI apps are `async def app(scope, receive, send)` or objects with such an `async __call__`.
+
+    Frameworks wrap their app in classes whose __call__ is a coroutine function (Starlette, FastAPI,
+    Django's ASGIHandler); a WSGI app's __call__ is a plain function (environ, start_response). An
+    ASGI 2 "double callable" (a class taking scope) is recognised by its single parameter.
+    """
+    if inspect.iscoroutinefunction(app):
+        return True
+    call = getattr(app, "__call__", None)
+    if call is not None and inspect.iscoroutinefunction(call):
+        return True
+    if inspect.isclass(app):
+        try:
+            parameters = list(inspect.signature(app).parameters)
+        except (TypeError, ValueError):
+            return False
+        return parameters == ["scope"]
+    try:
+        parameters = list(inspect.signature(app).parameters)
+    except (TypeError, ValueError):
+        return False
+    # e.g. a functools.partial or a decorator hiding an async function: judge by the ASGI parameter names
+    return parameters[:3] == ["scope", "receive", "send"]

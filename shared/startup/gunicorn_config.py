@@ -1,0 +1,176 @@
+"""The image's default Gunicorn configuration (an entry point; /gunicorn_conf.py is a thin file over it).
+
+Every value comes from the environment through `startup.settings`, so this file only maps settings to
+Gunicorn's names. A user's own gunicorn_conf.py can extend it instead of copying it:
+
+    from startup.gunicorn_config import *  # noqa: F401,F403  (all of the defaults below)
+
+    workers = 4  # then override what you need
+
+Hooks (`on_starting`, `post_worker_init`, `child_exit`) are part of the defaults; a config that defines
+its own should call ours too, e.g. `startup.gunicorn_config.on_starting(server)`.
+
+Importing this module never imports Gunicorn, so `python /gunicorn_conf.py` works anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from startup import server_identity
+from startup.settings import Settings, SettingsError, load_settings
+
+# What `from startup.gunicorn_config import *` hands a user's config: Gunicorn settings and hooks.
+__all__ = [
+    "bind",
+    "workers",
+    "loglevel",
+    "errorlog",
+    "accesslog",
+    "graceful_timeout",
+    "timeout",
+    "keepalive",
+    "logger_class",
+    "worker_tmp_dir",
+    "control_socket_disable",
+    "on_starting",
+    "post_worker_init",
+    "child_exit",
+    "log_data",
+    "settings",
+]
+
+
+def _load() -> Settings:
+    try:
+        # The start script already imported the worker class to check it; do not do it again here.
+        return load_settings(os.environ, check_worker_import=False)
+    except SettingsError as error:
+        print(f"Error: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+settings = _load()
+
+# tiangolo's `log_data`: what the startup JSON line shows.
+log_data: dict[str, Any] = settings.summary()
+
+# --- Gunicorn settings ---------------------------------------------------------------------------------
+
+bind = settings.binds
+workers = settings.workers
+loglevel = settings.loglevel
+errorlog = settings.errorlog
+accesslog = settings.accesslog
+graceful_timeout = settings.graceful_timeout
+timeout = settings.timeout
+keepalive = settings.keepalive
+logger_class = (
+    "startup.gunicorn_logging.JsonLogger" if settings.log_format == "json" else "startup.gunicorn_logging.Logger"
+)
+# The heartbeat file: on tmpfs, so workers never block on disk and a read-only root file system works.
+worker_tmp_dir = settings.worker_tmp_dir
+
+# Gunicorn 27's control socket (for `gunicornc`) defaults to $HOME/.gunicorn, which is not writable for
+# an arbitrary uid or a read-only root file system; it is off unless CONTROL_SOCKET names a path.
+control_socket_disable = settings.control_socket is None
+if settings.control_socket is not None:
+    control_socket = settings.control_socket
+    __all__.append("control_socket")
+
+# Only what the environment sets, so Gunicorn's own defaults stay in force otherwise.
+if settings.worker_class != "auto":  # `auto` needs the app imported: the start script passes -k
+    worker_class = settings.worker_class
+    __all__.append("worker_class")
+if settings.threads is not None:
+    threads = settings.threads
+    __all__.append("threads")
+if settings.max_requests is not None:
+    max_requests = settings.max_requests
+    __all__.append("max_requests")
+if settings.max_requests_jitter is not None:
+    max_requests_jitter = settings.max_requests_jitter
+    __all__.append("max_requests_jitter")
+if settings.forwarded_allow_ips is not None:
+    forwarded_allow_ips = settings.forwarded_allow_ips  # Uvicorn's worker reads it from here too
+    __all__.append("forwarded_allow_ips")
+if settings.worker_user is not None:
+    # The master (root) binds the port, then workers switch to this unprivileged account.
+    user = settings.worker_user
+    group = settings.worker_group
+    __all__ += ["user", "group"]
+
+
+# --- hooks ---------------------------------------------------------------------------------------------
+
+
+def effective_log_data(cfg: Any) -> dict[str, Any]:
+    """`log_data` with the values Gunicorn really uses (a user's config or GUNICORN_CMD_ARGS may differ)."""
+    data = dict(log_data)
+    data.update(
+        loglevel=str(cfg.loglevel).lower(),
+        workers=cfg.workers,
+        bind=",".join(cfg.bind),
+        graceful_timeout=cfg.graceful_timeout,
+        timeout=cfg.timeout,
+        keepalive=cfg.keepalive,
+        errorlog=cfg.errorlog,
+        accesslog=cfg.accesslog,
+    )
+    return data
+
+
+def prepare_prometheus_dir(directory: str, uid: int, gid: int) -> None:
+    """Create PROMETHEUS_MULTIPROC_DIR, empty it (stale files from a previous run distort metrics) and
+    let the workers' account write to it."""
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for entry in path.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    if os.geteuid() == 0 and (uid, gid) != (0, 0):
+        os.chown(path, uid, gid)
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before any worker: print the settings line and prepare the metrics directory."""
+    print(json.dumps(effective_log_data(server.cfg)), flush=True)
+    if settings.prometheus_multiproc_dir:
+        try:
+            prepare_prometheus_dir(settings.prometheus_multiproc_dir, server.cfg.uid, server.cfg.gid)
+        except OSError as error:
+            print(
+                f"Error: PROMETHEUS_MULTIPROC_DIR={json.dumps(settings.prometheus_multiproc_dir)} cannot be "
+                f"prepared ({error.strerror or error}); allowed: a directory path this container can write",
+                file=sys.stderr,
+                flush=True,
+            )
+            raise SystemExit(1) from None
+
+
+def post_worker_init(worker: Any) -> None:
+    """In each worker: remember its class for `startup.server_info()`."""
+    server_identity.record_worker(worker)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """In the master, when a worker exits: drop its live-gauge files so its metrics stop counting."""
+    if not settings.prometheus_multiproc_dir:
+        return
+    try:
+        from prometheus_client import multiprocess
+    except ImportError:
+        return
+    multiprocess.mark_process_dead(worker.pid, settings.prometheus_multiproc_dir)
+
+
+def print_log_data() -> None:
+    """What `python /gunicorn_conf.py` prints: the settings JSON object, nothing else."""
+    print(json.dumps(log_data), flush=True)

@@ -1,0 +1,117 @@
+"""Steps /start.sh and /start-reload.sh share (the middle floor).
+
+Each step either returns what the next one needs or ends the process with one clear line on stderr
+(configuration mistakes exit 2, a failing prestart exits with the script's status). Output that must
+appear before the server's own goes through `say`, which flushes: `exec` would drop a buffer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import NoReturn
+
+from startup import apps, config_files, prestart, workers
+from startup.settings import APP_DIR, Settings, SettingsError, app_module, load_settings
+
+CONFIG_ERROR_STATUS = 2
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def fail(message: str, status: int = CONFIG_ERROR_STATUS) -> NoReturn:
+    sys.stdout.flush()
+    print(f"Error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(status)
+
+
+def run_prestart(env: Mapping[str, str], app_dir: Path = APP_DIR) -> dict[str, str]:
+    """SPEC §5's lines, then the script; returns the environment the server gets."""
+    path = prestart.resolve_prestart_path(env, app_dir)
+    if path is None:
+        return dict(env)  # PRE_START_PATH is empty: prestart disabled
+    say(f"Checking for script in {path}")
+    if not path.is_file():
+        say(f"There is no script {path}")
+        return dict(env)
+    say(f"Running script {path}")
+    try:
+        return prestart.run_prestart(path, env, cwd=app_dir)
+    except prestart.PrestartFailed as failure:
+        fail(str(failure), failure.status if failure.status > 0 else 1)
+
+
+def load_settings_or_exit(env: Mapping[str, str]) -> Settings:
+    try:
+        return load_settings(env)
+    except SettingsError as error:
+        fail(str(error))
+
+
+def app_module_or_exit(env: Mapping[str, str]) -> str:
+    try:
+        return app_module(env)
+    except SettingsError as error:
+        fail(str(error))
+
+
+def detect_asgi(app_module: str, env: Mapping[str, str]) -> bool:
+    """Import the app (in this short-lived process, which then execs the server) and tell its kind."""
+    source = "APP_MODULE" if env.get("APP_MODULE", "").strip() else "MODULE_NAME/VARIABLE_NAME"
+    if str(APP_DIR) not in sys.path:
+        sys.path.insert(0, str(APP_DIR))
+    os.environ.clear()
+    os.environ.update(env)  # the app may read what the prestart exported, as it will under the server
+    try:
+        app = apps.load_app(app_module)
+    except apps.AppLoadError as error:
+        fail(f'app "{app_module}" (from {source}) is not usable: {error}; allowed: a WSGI or ASGI app object')
+    except Exception:
+        traceback.print_exc()
+        fail(f'importing the app "{app_module}" (from {source}) raised the error above', 1)
+    return apps.is_asgi_app(app)
+
+
+def worker_class_argument(
+    settings: Settings,
+    config_sets_worker_class: bool,
+    cmd_args_set_worker_class: bool,
+    app_is_asgi: Callable[[], bool],
+) -> str | None:
+    """The value for `-k`, or None to let the config file (or GUNICORN_CMD_ARGS) choose.
+
+    Gunicorn lets `-k` beat both, so:
+    1. WORKER_CLASS is set: it wins, `-k` is passed;
+    2. else GUNICORN_CMD_ARGS or the config file sets the class: no `-k`;
+    3. else the image's default (DEFAULT_WORKER_CLASS) is passed with `-k`.
+    `auto` becomes `gthread` for a WSGI app, `asgi` for an ASGI app.
+    """
+    if not settings.worker_class_from_env and (cmd_args_set_worker_class or config_sets_worker_class):
+        return None
+    name = settings.worker_class
+    if name == workers.AUTO:
+        name = workers.ASGI_DEFAULT if app_is_asgi() else workers.WSGI_DEFAULT
+    return name
+
+
+def config_chooses_worker_class(settings: Settings, env: Mapping[str, str]) -> tuple[bool, bool]:
+    """(the config file assigns worker_class, GUNICORN_CMD_ARGS sets -k)."""
+    return (
+        config_files.file_assigns_worker_class(settings.gunicorn_conf),
+        config_files.cmd_args_set_worker_class(env.get("GUNICORN_CMD_ARGS", "")),
+    )
+
+
+def exec_server(argv: list[str], env: Mapping[str, str]) -> NoReturn:
+    """Replace this process with the server, so it keeps our PID (1 in a container) and gets SIGTERM."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(argv[0], argv, dict(env))
+    except OSError as error:
+        fail(f"cannot run {argv[0]} ({error.strerror}); is it installed in this image?", 127)

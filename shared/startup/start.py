@@ -1,0 +1,33 @@
+"""What /start.sh runs: prestart, validate, then exec `gunicorn -c <config> [-k <class>] <app>`.
+
+The exec keeps the container's PID 1, so Gunicorn's master gets SIGTERM directly, and its command
+line shows `-c <config path>` like tiangolo's images. The settings JSON line is printed by the
+config's `on_starting` hook, with the values Gunicorn really uses.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
+
+from startup import launch
+
+
+def gunicorn_command(config: str, worker_class: str | None, app_module: str) -> list[str]:
+    worker_option = ["-k", worker_class] if worker_class else []
+    return ["gunicorn", "-c", config, *worker_option, app_module]
+
+
+def main() -> NoReturn:
+    env = launch.run_prestart(os.environ)
+    settings = launch.load_settings_or_exit(env)
+    app_module = launch.app_module_or_exit(env)
+    config_sets, cmd_args_set = launch.config_chooses_worker_class(settings, env)
+    worker_class = launch.worker_class_argument(
+        settings, config_sets, cmd_args_set, app_is_asgi=lambda: launch.detect_asgi(app_module, env)
+    )
+    launch.exec_server(gunicorn_command(str(settings.gunicorn_conf), worker_class, app_module), env)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Finding the app module, loading the app object, telling ASGI from WSGI."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import pytest
+
+from startup import apps
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (["app/main.py", "main.py"], "app.main"),  # tiangolo checks /app/app/main.py first
+        (["main.py"], "main"),
+        (["app/main.py"], "app.main"),
+        ([], None),
+        (["other.py"], None),
+    ],
+)
+def test_default_module_name_follows_tiangolos_rule(app_dir: Path, files: list[str], expected: str | None) -> None:
+    for relative in files:
+        (app_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (app_dir / relative).write_text("")
+    assert apps.default_module_name(app_dir) == expected
+
+
+def test_default_module_locations_are_named_for_the_error_message(app_dir: Path) -> None:
+    assert apps.default_module_locations(app_dir) == [app_dir / "app" / "main.py", app_dir / "main.py"]
+
+
+@pytest.mark.parametrize(
+    ("app_module", "expected"),
+    [
+        ("main:app", ("main", "app")),
+        ("pkg.mod:create_app()", ("pkg.mod", "create_app()")),
+        ("pkg.wsgi", ("pkg.wsgi", "application")),  # Gunicorn's default name
+    ],
+)
+def test_split_app_module(app_module: str, expected: tuple[str, str]) -> None:
+    assert apps.split_app_module(app_module) == expected
+
+
+@pytest.mark.parametrize(
+    ("layout", "module", "findable"),
+    [
+        ({"main.py": ""}, "main", True),
+        ({"app/__init__.py": "", "app/main.py": ""}, "app.main", True),
+        ({"app/main.py": ""}, "app.main", True),  # namespace package
+        ({"pkg/": None}, "pkg", True),
+        ({"main.py": ""}, "missing_module_xyz", False),
+        ({"main.py": ""}, "main.sub", False),
+        ({"main.py": ""}, "not-a-name", False),
+    ],
+)
+def test_module_is_findable_without_importing(app_dir: Path, layout: dict, module: str, findable: bool) -> None:
+    for relative, text in layout.items():
+        path = app_dir / relative
+        if text is None:
+            path.mkdir(parents=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("raise SystemExit('imported!')\n")  # finding must not run it
+    assert apps.module_is_findable(module, [str(app_dir)]) is findable
+
+
+def test_installed_modules_are_findable_too() -> None:
+    assert apps.module_is_findable("json.decoder", sys.path)
+
+
+@pytest.mark.parametrize(
+    ("expression", "parsed"),
+    [
+        ("app", ("app", None, {})),
+        ("create_app()", ("create_app", (), {})),
+        ("create_app('prod', debug=True)", ("create_app", ("prod",), {"debug": True})),
+    ],
+)
+def test_parse_object_expression(expression: str, parsed: tuple) -> None:
+    assert apps.parse_object_expression(expression) == parsed
+
+
+@pytest.mark.parametrize("expression", ["app.attr", "create_app(x)", "1 +", "obj[0]"])
+def test_bad_object_expressions_are_rejected(expression: str) -> None:
+    with pytest.raises(apps.AppLoadError):
+        apps.parse_object_expression(expression)
+
+
+@pytest.fixture
+def importable(app_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """Write modules into a temporary /app that is on sys.path for this test."""
+    monkeypatch.syspath_prepend(str(app_dir))
+    written: list[str] = []
+
+    def write(name: str, source: str) -> None:
+        (app_dir / f"{name}.py").write_text(source)
+        written.append(name)
+
+    yield write
+    for name in written:
+        sys.modules.pop(name, None)
+
+
+def test_load_app_by_name_and_by_factory(importable) -> None:
+    importable(
+        "unit_factory_app",
+        "def app(environ, start_response): pass\n"
+        "def create_app(name='x'):\n    def inner(environ, start_response): pass\n    inner.name = name\n    return inner\n",
+    )
+    assert apps.load_app("unit_factory_app:app").__name__ == "app"
+    assert apps.load_app("unit_factory_app:create_app('prod')").name == "prod"
+
+
+@pytest.mark.parametrize(
+    ("attribute", "message"),
+    [("missing", "has no attribute 'missing'"), ("not_callable", "not a WSGI or ASGI application")],
+)
+def test_load_app_reports_a_missing_or_unusable_object(importable, attribute: str, message: str) -> None:
+    importable("unit_bad_app", "not_callable = 42\n")
+    with pytest.raises(apps.AppLoadError, match=message):
+        apps.load_app(f"unit_bad_app:{attribute}")
+
+
+def test_errors_in_the_users_module_propagate_with_their_traceback(importable) -> None:
+    importable("unit_broken_app", "raise ValueError('bug in the app')\n")
+    with pytest.raises(ValueError, match="bug in the app"):
+        apps.load_app("unit_broken_app:app")
+
+
+async def asgi_function(scope, receive, send):
+    pass
+
+
+class AsgiClass:
+    async def __call__(self, scope, receive, send):
+        pass
+
+
+class Asgi2App:
+    def __init__(self, scope):
+        self.scope = scope
+
+
+def wsgi_function(environ, start_response):
+    return []
+
+
+class WsgiClass:
+    def __call__(self, environ, start_response):
+        return []
+
+
+def asgi_by_parameter_names(scope, receive, send):  # e.g. a decorator hiding the coroutine function
+    pass
+
+
+@pytest.mark.parametrize(
+    ("app", "asgi"),
+    [
+        (asgi_function, True),
+        (AsgiClass(), True),
+        (Asgi2App, True),
+        (functools.partial(asgi_by_parameter_names), True),
+        (wsgi_function, False),
+        (WsgiClass(), False),
+        (functools.partial(wsgi_function), False),
+        (print, False),
+    ],
+)
+def test_asgi_apps_are_told_from_wsgi_apps(app, asgi: bool) -> None:
+    assert apps.is_asgi_app(app) is asgi

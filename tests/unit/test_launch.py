@@ -1,0 +1,114 @@
+"""Steps the start scripts share: startup lines, error exits, and when `-k` is passed."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from startup import launch, start
+from startup.settings import load_settings
+
+
+def settings_for(env: dict[str, str], tmp_path: Path):
+    return load_settings(env, app_dir=tmp_path, image_config=tmp_path / "g.py", cpus=2, euid=1000, check_worker_import=False)
+
+
+def never_called() -> bool:
+    raise AssertionError("the app must not be imported when the class is already known")
+
+
+@pytest.mark.parametrize(
+    ("env", "config_sets", "cmd_args_set", "app_is_asgi", "expected"),
+    [
+        # WORKER_CLASS set: it wins over the config file and GUNICORN_CMD_ARGS (Gunicorn lets -k beat both)
+        ({"WORKER_CLASS": "sync"}, True, True, never_called, "sync"),
+        ({"WORKER_CLASS": "uvicorn.workers.UvicornWorker"}, False, False, never_called, "uvicorn_worker.UvicornWorker"),
+        # the user's config file (or GUNICORN_CMD_ARGS) sets worker_class: not overridden
+        ({"DEFAULT_WORKER_CLASS": "uvicorn_worker.UvicornWorker"}, True, False, never_called, None),
+        ({"DEFAULT_WORKER_CLASS": "uvicorn_worker.UvicornWorker"}, False, True, never_called, None),
+        # otherwise the image default
+        ({"DEFAULT_WORKER_CLASS": "meinheld.gmeinheld.MeinheldWorker"}, False, False, never_called, "meinheld.gmeinheld.MeinheldWorker"),
+        ({"DEFAULT_WORKER_CLASS": "uvicorn_worker.UvicornWorker"}, False, False, never_called, "uvicorn_worker.UvicornWorker"),
+        # auto: gthread for WSGI, Gunicorn's asgi worker for ASGI
+        ({"DEFAULT_WORKER_CLASS": "auto"}, False, False, lambda: False, "gthread"),
+        ({"DEFAULT_WORKER_CLASS": "auto"}, False, False, lambda: True, "asgi"),
+        ({}, False, False, lambda: True, "asgi"),
+        ({"WORKER_CLASS": "auto"}, True, False, lambda: False, "gthread"),
+        ({"DEFAULT_WORKER_CLASS": "auto"}, True, False, never_called, None),
+    ],
+)
+def test_worker_class_option_precedence(tmp_path, env, config_sets, cmd_args_set, app_is_asgi, expected) -> None:
+    settings = settings_for(env, tmp_path)
+    got = launch.worker_class_argument(settings, config_sets, cmd_args_set, app_is_asgi)
+    assert got == expected, f"{env} config_sets={config_sets} cmd_args_set={cmd_args_set}: expected {expected}, got {got}"
+
+
+def test_config_chooses_worker_class_reads_file_and_cmd_args(tmp_path: Path) -> None:
+    conf = tmp_path / "g.py"
+    conf.write_text("worker_class = 'sync'\n")
+    settings = replace(settings_for({}, tmp_path), gunicorn_conf=conf)
+    assert launch.config_chooses_worker_class(settings, {"GUNICORN_CMD_ARGS": "-k gevent"}) == (True, True)
+    conf.write_text("from startup.gunicorn_config import *\n")
+    assert launch.config_chooses_worker_class(settings, {}) == (False, False)
+
+
+@pytest.mark.parametrize(
+    ("worker_class", "expected"),
+    [
+        (None, ["gunicorn", "-c", "/gunicorn_conf.py", "main:app"]),
+        ("gthread", ["gunicorn", "-c", "/gunicorn_conf.py", "-k", "gthread", "main:app"]),
+    ],
+)
+def test_gunicorn_command_shows_the_config_path(worker_class, expected) -> None:
+    assert start.gunicorn_command("/gunicorn_conf.py", worker_class, "main:app") == expected
+
+
+def test_startup_lines_when_there_is_no_script(app_dir: Path, capsys) -> None:
+    env = launch.run_prestart({"PATH": "/usr/bin:/bin"}, app_dir)
+    assert env == {"PATH": "/usr/bin:/bin"}
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"Checking for script in {app_dir}/prestart.sh", f"There is no script {app_dir}/prestart.sh"]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_startup_lines_when_the_script_runs(app_dir: Path, capsys) -> None:
+    (app_dir / "prestart.sh").write_text("echo hello from prestart\nexport FOO=bar\n")
+    env = launch.run_prestart({"PATH": "/usr/bin:/bin"}, app_dir)
+    assert env["FOO"] == "bar"
+    out = capsys.readouterr().out.splitlines()
+    assert out[:2] == [f"Checking for script in {app_dir}/prestart.sh", f"Running script {app_dir}/prestart.sh"]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_failing_prestart_exits_with_its_status_and_one_line(app_dir: Path, capsys) -> None:
+    (app_dir / "prestart.sh").write_text("exit 4\n")
+    with pytest.raises(SystemExit) as caught:
+        launch.run_prestart({"PATH": "/usr/bin:/bin"}, app_dir)
+    assert caught.value.code == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error: the prestart script") and "exit status 4" in err[0]
+
+
+def test_empty_pre_start_path_prints_nothing(app_dir: Path, capsys) -> None:
+    (app_dir / "prestart.sh").write_text("exit 1\n")
+    assert launch.run_prestart({"PRE_START_PATH": ""}, app_dir) == {"PRE_START_PATH": ""}
+    assert capsys.readouterr().out == ""
+
+
+def test_configuration_error_exits_2_with_one_line_and_no_traceback(capsys) -> None:
+    with pytest.raises(SystemExit) as caught:
+        launch.load_settings_or_exit({"WORKERS_PER_CORE": "abc"})
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith('Error: WORKERS_PER_CORE="abc" is not valid; allowed:')
+
+
+def test_exec_failure_is_reported_cleanly(capsys) -> None:
+    with pytest.raises(SystemExit) as caught:
+        launch.exec_server(["no-such-server-binary-xyz"], {"PATH": "/nonexistent"})
+    assert caught.value.code == 127
+    assert "cannot run no-such-server-binary-xyz" in capsys.readouterr().err

@@ -1,0 +1,36 @@
+"""The shell entry points stay thin: POSIX sh, `set -eu`, shellcheck clean, one `exec` into Python."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import SHARED
+
+SCRIPTS = {"start.sh": "startup.start", "start-reload.sh": "startup.reload"}
+
+
+@pytest.mark.parametrize(("script", "module"), SCRIPTS.items())
+def test_script_execs_its_python_entry_point(script: str, module: str) -> None:
+    path = SHARED / script
+    text = path.read_text()
+    assert text.startswith("#!/bin/sh\n")
+    assert "\nset -eu\n" in text
+    commands = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert commands == ["set -eu", f"exec python -m {module}"], commands
+    assert os.access(path, os.X_OK), f"{path} must be executable"
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_is_valid_posix_sh(script: str) -> None:
+    subprocess.run(["sh", "-n", str(SHARED / script)], check=True)
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_is_shellcheck_clean(script: str) -> None:
+    done = subprocess.run(["shellcheck", "-s", "sh", str(SHARED / script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
