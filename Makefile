@@ -8,7 +8,7 @@ VENV := .venv
 PYTHON_REPO ?= python
 export ORG PYTHON_REPO
 
-.PHONY: build-all $(addprefix build-,$(IMAGES)) lock test test-unit test-smoke lint bench bench-smoke clean venv
+.PHONY: build-all $(addprefix build-,$(IMAGES)) lock test test-unit lint bench bench-smoke clean venv
 
 build-all:  ## every image for every supported Python, in dependency order
 	python3 tools/build.py
@@ -35,6 +35,12 @@ test-unit: venv
 lint: venv  ## hadolint on every Dockerfile, shellcheck on every shell script
 	$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(IMAGES))
 	$(VENV)/bin/shellcheck $$(git ls-files '*.sh') .ci/run
+
+bench: venv  ## the benchmark: each image against the servers users would pick instead (about 20 minutes)
+	$(VENV)/bin/python bench/bench.py
+
+bench-smoke: venv  ## a few seconds per case, so the harness cannot rot (CI runs it)
+	$(VENV)/bin/python bench/bench.py --smoke
 
 clean:  ## remove this family's images (every tag) and the build scratch folder
 	docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^$(ORG)/($(subst $() ,|,$(IMAGES))):' | xargs -r docker rmi

@@ -10,7 +10,7 @@ can extend the defaults instead of copying them:
 `python /gunicorn_conf.py` prints the effective settings as one JSON object.
 """
 
-from startup.gunicorn_config import *  # noqa: F401,F403
+from startup.gunicorn_config import *
 
 if __name__ == "__main__":
     from startup.gunicorn_config import print_log_data

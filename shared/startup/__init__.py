@@ -8,7 +8,9 @@ Three floors; nothing on a lower floor imports a higher one.
   `gunicorn_logging` (Gunicorn's logger class with our levels and formats).
 - Leaves, importing nothing of ours: `apps` (finding and inspecting the app), `config_files`
   (finding the Gunicorn config, does it set worker_class), `cpu` (the container's CPU budget),
-  `workers` (worker-class names), `log_formats`, `prestart`, `server_identity`.
+  `workers` (worker-class names), `log_formats`, `prestart`, `server_identity`, `uvicorn_limits`
+  (request-head limits for Uvicorn workers, applied from the config's post_fork hook), and
+  `healthcheck` (the images' HEALTHCHECK, `python -m startup.healthcheck`).
 
 For apps: `startup.server_info()` names the server answering, e.g. "gunicorn/27.0.1 uvicorn_worker.UvicornWorker".
 """

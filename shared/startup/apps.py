@@ -5,7 +5,10 @@
 - `module_is_findable`: whether `import <module>` could work, answered without running the user's code
   where possible (the module's file is looked up on the search path).
 - `load_app` / `is_asgi_app`: import the app the way Gunicorn does (`module:name` or `module:factory()`)
-  and tell an ASGI app from a WSGI one. Only the `auto` worker class and the reload script need this.
+  and tell an ASGI app from a WSGI one. Only the `auto` worker class and the reload script need this,
+  and they do it in a child process, `python -m startup.apps APP_MODULE SOURCE`, run as the workers'
+  account: the app's import-time side effects (files it creates) then belong to that account, and the
+  start script's own process stays clean. The child answers with its exit status (see `probe`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import importlib
 import importlib.machinery
 import importlib.util
 import inspect
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,13 @@ APP_DIR = Path("/app")
 
 # (module name, file that must exist relative to the app dir), in the order tiangolo checks them.
 DEFAULT_MODULE_CANDIDATES = (("app.main", "app/main.py"), ("main", "main.py"))
+
+
+# Exit statuses of `python -m startup.apps`: the kind of app, or why there is no answer.
+PROBE_WSGI = 90
+PROBE_ASGI = 91
+PROBE_UNUSABLE = 2  # AppLoadError: one line on stderr
+# Anything else: the app's own import failed (Python printed the traceback, status 1) or it exited itself.
 
 
 class AppLoadError(Exception):
@@ -120,7 +131,7 @@ def is_asgi_app(app: Any) -> bool:
     """
     if inspect.iscoroutinefunction(app):
         return True
-    call = getattr(app, "__call__", None)
+    call = getattr(app, "__call__", None)  # noqa: B004  (not "is it callable": is its __call__ async)
     if call is not None and inspect.iscoroutinefunction(call):
         return True
     if inspect.isclass(app):
@@ -135,3 +146,24 @@ def is_asgi_app(app: Any) -> bool:
         return False
     # e.g. a functools.partial or a decorator hiding an async function: judge by the ASGI parameter names
     return parameters[:3] == ["scope", "receive", "send"]
+
+
+def probe(app_module: str, source: str) -> int:
+    """Load the app and return PROBE_ASGI or PROBE_WSGI; PROBE_UNUSABLE (with one line) if it is no app.
+
+    `source` names the variable(s) the app module came from, for the message.
+    """
+    try:
+        app = load_app(app_module)
+    except AppLoadError as error:
+        print(
+            f'Error: app "{app_module}" (from {source}) is not usable: {error}; allowed: a WSGI or ASGI app object',
+            file=sys.stderr,
+            flush=True,
+        )
+        return PROBE_UNUSABLE
+    return PROBE_ASGI if is_asgi_app(app) else PROBE_WSGI
+
+
+if __name__ == "__main__":
+    sys.exit(probe(sys.argv[1], sys.argv[2]))

@@ -59,12 +59,16 @@ def _block_assigns(statements: list[ast.stmt]) -> bool:
             continue
         if isinstance(statement, ast.Assign) and any(_names_target(t) for t in statement.targets):
             return True
-        if isinstance(statement, (ast.AnnAssign, ast.AugAssign)) and statement.value is not None:
-            if _names_target(statement.target):
-                return True
-        if isinstance(statement, ast.ImportFrom):
-            if any((alias.asname or alias.name) == "worker_class" for alias in statement.names):
-                return True
+        if (
+            isinstance(statement, (ast.AnnAssign, ast.AugAssign))
+            and statement.value is not None
+            and _names_target(statement.target)
+        ):
+            return True
+        if isinstance(statement, ast.ImportFrom) and any(
+            (alias.asname or alias.name) == "worker_class" for alias in statement.names
+        ):
+            return True
         # Nested blocks: if/else, try/except/finally, with, for/while (and their else).
         for field in ("body", "orelse", "finalbody"):
             block = getattr(statement, field, None)
@@ -73,9 +77,8 @@ def _block_assigns(statements: list[ast.stmt]) -> bool:
         for handler in getattr(statement, "handlers", []) or []:
             if _block_assigns(handler.body):
                 return True
-        if isinstance(statement, ast.Match):  # pragma: no cover - rare in config files
-            if any(_block_assigns(case.body) for case in statement.cases):
-                return True
+        if isinstance(statement, ast.Match) and any(_block_assigns(case.body) for case in statement.cases):
+            return True
     return False
 
 

@@ -7,7 +7,7 @@ Gunicorn's names. A user's own gunicorn_conf.py can extend it instead of copying
 
     workers = 4  # then override what you need
 
-Hooks (`on_starting`, `post_worker_init`, `child_exit`) are part of the defaults; a config that defines
+Hooks (`on_starting`, `post_fork`, `post_worker_init`, `child_exit`) are part of the defaults; a config that defines
 its own should call ours too, e.g. `startup.gunicorn_config.on_starting(server)`.
 
 Importing this module never imports Gunicorn, so `python /gunicorn_conf.py` works anywhere.
@@ -22,11 +22,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from startup import server_identity
+from startup import server_identity, uvicorn_limits
 from startup.settings import Settings, SettingsError, load_settings
 
 # What `from startup.gunicorn_config import *` hands a user's config: Gunicorn settings and hooks.
-__all__ = [
+__all__ = [  # noqa: RUF022  (grouped: settings, hooks, extras; more are appended below when set)
     "bind",
     "workers",
     "loglevel",
@@ -39,6 +39,7 @@ __all__ = [
     "worker_tmp_dir",
     "control_socket_disable",
     "on_starting",
+    "post_fork",
     "post_worker_init",
     "child_exit",
     "log_data",
@@ -103,7 +104,7 @@ if settings.worker_user is not None:
     # The master (root) binds the port, then workers switch to this unprivileged account.
     user = settings.worker_user
     group = settings.worker_group
-    __all__ += ["user", "group"]
+    __all__ += ["group", "user"]
 
 
 # --- hooks ---------------------------------------------------------------------------------------------
@@ -153,6 +154,13 @@ def on_starting(server: Any) -> None:
                 flush=True,
             )
             raise SystemExit(1) from None
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In each new worker, before it loads the app: Uvicorn workers get Gunicorn's request-head limits
+    (limit_request_line, limit_request_fields, limit_request_field_size) and HEADER_TIMEOUT; other
+    workers are left as they are (Gunicorn's own parsers already enforce the limits)."""
+    uvicorn_limits.apply_limits(worker, server.cfg, settings.header_timeout)
 
 
 def post_worker_init(worker: Any) -> None:

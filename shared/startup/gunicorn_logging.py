@@ -27,7 +27,7 @@ from startup.log_formats import JsonAccessFormatter, JsonFormatter, text_formatt
 _OURS = "_startup_handler"  # marks the root handler we add, so a reload replaces it
 
 
-class Logger(glogging.Logger):
+class Logger(glogging.Logger):  # type: ignore[misc]  # Gunicorn has no type hints
     json_lines = False
 
     def setup(self, cfg: Any) -> None:
@@ -65,13 +65,14 @@ class Logger(glogging.Logger):
             handler.close()
         if cfg.errorlog is None or any(not getattr(h, _OURS, False) for h in root.handlers):
             return  # the error log is off, or something (a logconfig) already configured the root logger
+        app_handler: logging.Handler
         if cfg.errorlog == "-":
-            handler: logging.Handler = logging.StreamHandler(sys.stderr)
+            app_handler = logging.StreamHandler(sys.stderr)
         else:
-            handler = logging.FileHandler(cfg.errorlog)
-        handler.setFormatter(JsonFormatter() if self.json_lines else text_formatter())
-        setattr(handler, _OURS, True)
-        root.addHandler(handler)
+            app_handler = logging.FileHandler(cfg.errorlog)
+        app_handler.setFormatter(JsonFormatter() if self.json_lines else text_formatter())
+        setattr(app_handler, _OURS, True)
+        root.addHandler(app_handler)
 
 
 class JsonLogger(Logger):

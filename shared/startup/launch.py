@@ -8,11 +8,11 @@ appear before the server's own goes through `say`, which flushes: `exec` would d
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
-import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from startup import apps, config_files, prestart, workers
 from startup.settings import APP_DIR, Settings, SettingsError, app_module, load_settings
@@ -60,21 +60,34 @@ def app_module_or_exit(env: Mapping[str, str]) -> str:
         fail(str(error))
 
 
-def detect_asgi(app_module: str, env: Mapping[str, str]) -> bool:
-    """Import the app (in this short-lived process, which then execs the server) and tell its kind."""
+def detect_asgi(app_module: str, env: Mapping[str, str], settings: Settings, app_dir: Path = APP_DIR) -> bool:
+    """Whether the app is ASGI, asked of a child process that imports it (`python -m startup.apps`).
+
+    The child runs with the server's environment, in /app, and as the workers' account when the
+    workers will switch to one, so whatever the app does on import happens as it will under the server.
+    """
     source = "APP_MODULE" if env.get("APP_MODULE", "").strip() else "MODULE_NAME/VARIABLE_NAME"
-    if str(APP_DIR) not in sys.path:
-        sys.path.insert(0, str(APP_DIR))
-    os.environ.clear()
-    os.environ.update(env)  # the app may read what the prestart exported, as it will under the server
+    account: dict[str, Any] = {}
+    if settings.worker_user is not None and os.geteuid() == 0:
+        account = {"user": settings.worker_user, "group": settings.worker_group, "extra_groups": []}
+    sys.stdout.flush()
     try:
-        app = apps.load_app(app_module)
-    except apps.AppLoadError as error:
-        fail(f'app "{app_module}" (from {source}) is not usable: {error}; allowed: a WSGI or ASGI app object')
-    except Exception:
-        traceback.print_exc()
-        fail(f'importing the app "{app_module}" (from {source}) raised the error above', 1)
-    return apps.is_asgi_app(app)
+        status = subprocess.run(
+            [sys.executable, "-m", "startup.apps", app_module, source],
+            env=dict(env),
+            cwd=str(app_dir) if app_dir.is_dir() else None,
+            check=False,
+            **account,
+        ).returncode
+    except OSError as error:
+        fail(f"cannot import the app to tell WSGI from ASGI ({error})", 1)
+    if status == apps.PROBE_ASGI:
+        return True
+    if status == apps.PROBE_WSGI:
+        return False
+    if status == apps.PROBE_UNUSABLE:
+        raise SystemExit(CONFIG_ERROR_STATUS)  # the child printed the one line
+    fail(f'importing the app "{app_module}" (from {source}) failed (exit status {status}, see above)', 1)
 
 
 def worker_class_argument(

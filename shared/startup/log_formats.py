@@ -3,7 +3,7 @@
 - LOG_LEVEL names (case-insensitive) and their `logging` numbers.
 - `JsonFormatter`: one JSON object per line for error/app logs (`LOG_FORMAT=json`).
 - `JsonAccessFormatter`: one JSON object per access-log line, with the request's fields taken from
-  Gunicorn's access atoms or from Uvicorn's access-log arguments.
+  Gunicorn's access atoms, Uvicorn's access-log arguments, or Meinheld's finished line.
 - `uvicorn_log_config`: the `logging.config.dictConfig` dict for `uvicorn --reload`, which runs without
   Gunicorn's logger.
 """
@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 LOG_LEVELS: dict[str, int] = {
@@ -36,7 +37,7 @@ _STANDARD_RECORD_ATTRIBUTES = frozenset(
 
 
 def _timestamp(record: logging.LogRecord) -> str:
-    return datetime.fromtimestamp(record.created, tz=timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
 
 
 class JsonFormatter(logging.Formatter):
@@ -82,6 +83,8 @@ def access_fields(record: logging.LogRecord) -> dict[str, Any]:
     args = record.args
     if isinstance(args, Mapping):  # Gunicorn: access_log.info(access_log_format, atoms)
         return _gunicorn_access_fields(args)
+    if not args:  # Meinheld hands over the finished line, in Gunicorn's default access-log format
+        return _common_log_fields(record.getMessage())
     if isinstance(args, tuple) and len(args) == 5:  # Uvicorn: '%s - "%s %s HTTP/%s" %d'
         client, method, full_path, http_version, status = args
         path, _, query = str(full_path).partition("?")
@@ -94,6 +97,33 @@ def access_fields(record: logging.LogRecord) -> dict[str, Any]:
             "status": status,
         }
     return {}
+
+
+# Gunicorn's default access_log_format: %(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"
+_COMMON_LOG_LINE = re.compile(
+    r'^(?P<h>\S+) \S+ \S+ \[[^\]]*\] "(?P<r>(?:[^"\\]|\\.)*)" (?P<s>\d{3}|-) (?P<b>\S+)'
+    r' "(?P<f>(?:[^"\\]|\\.)*)" "(?P<a>(?:[^"\\]|\\.)*)"$'
+)
+
+
+def _common_log_fields(line: str) -> dict[str, Any]:
+    match = _COMMON_LOG_LINE.match(line)
+    if match is None:
+        return {}
+    method, _, rest = match["r"].partition(" ")
+    target, _, protocol = rest.rpartition(" ") if " " in rest else (rest, "", "")
+    path, _, query = target.partition("?")
+    return {
+        "remote_addr": match["h"],
+        "method": method,
+        "path": path,
+        "query": query,
+        "protocol": protocol,
+        "status": int(match["s"]) if match["s"].isdigit() else None,
+        "bytes": int(match["b"]) if match["b"].isdigit() else None,
+        "referer": match["f"].replace('\\"', '"'),
+        "user_agent": match["a"].replace('\\"', '"'),
+    }
 
 
 def _gunicorn_access_fields(atoms: Mapping[str, Any]) -> dict[str, Any]:

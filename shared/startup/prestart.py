@@ -105,4 +105,3 @@ def _drain(fd: int, chunks: list[bytes]) -> None:
     with os.fdopen(fd, "rb") as pipe:
         while chunk := pipe.read(65536):
             chunks.append(chunk)
-

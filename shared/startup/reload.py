@@ -105,7 +105,7 @@ def main() -> NoReturn:
     config_sets, cmd_args_set = launch.config_chooses_worker_class(settings, env)
     plan = plan_reload(
         settings,
-        app_is_asgi=lambda: launch.detect_asgi(app_module, env),
+        app_is_asgi=lambda: launch.detect_asgi(app_module, env, settings),
         uvicorn_installed=importlib.util.find_spec("uvicorn") is not None,
         config_sets_worker_class=config_sets or cmd_args_set,
     )

@@ -18,7 +18,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
-from startup import apps, config_files, cpu, workers
+from startup import apps, config_files, cpu, uvicorn_limits, workers
 from startup.log_formats import LOG_FORMATS, LOG_LEVELS
 
 APP_DIR = Path("/app")
@@ -87,6 +87,7 @@ class Settings:
     control_socket: str | None = None  # CONTROL_SOCKET; None = Gunicorn's control socket off
     worker_tmp_dir: str = "/tmp"  # /dev/shm when present
     reload_dirs: tuple[str, ...] = field(default_factory=tuple)  # RELOAD_DIRS (start-reload.sh only)
+    header_timeout: float | None = uvicorn_limits.DEFAULT_HEADER_TIMEOUT  # HEADER_TIMEOUT; None = off
 
     @property
     def binds(self) -> list[str]:
@@ -130,7 +131,11 @@ def load_settings(
     loglevel = _choice(env, "LOG_LEVEL", "info", tuple(LOG_LEVELS))
     log_format = _choice(env, "LOG_FORMAT", "text", LOG_FORMATS)
 
-    workers_per_core = _number(env, "WORKERS_PER_CORE", env.get("DEFAULT_WORKERS_PER_CORE") or "1")
+    # The image's default (flask: 2) is checked under its own name, so a broken image says so.
+    if _value(env, "WORKERS_PER_CORE", ""):
+        workers_per_core = _number(env, "WORKERS_PER_CORE", "1")
+    else:
+        workers_per_core = _number(env, "DEFAULT_WORKERS_PER_CORE", "1")
     max_workers = _optional_int(env, "MAX_WORKERS", minimum=1)
     web_concurrency = _optional_int(env, "WEB_CONCURRENCY", minimum=1)
     if cpus is None:
@@ -157,6 +162,7 @@ def load_settings(
     forwarded_allow_ips = _forwarded_allow_ips(env)
     prometheus_dir = _optional_absolute_path(env, "PROMETHEUS_MULTIPROC_DIR")
     control_socket = _optional_absolute_path(env, "CONTROL_SOCKET")
+    header_timeout = _seconds_or_off(env, "HEADER_TIMEOUT", uvicorn_limits.DEFAULT_HEADER_TIMEOUT)
 
     run_as_root = _flag(env, "RUN_AS_ROOT")
     worker_user, worker_group = _worker_account(env, run_as_root, os.geteuid() if euid is None else euid)
@@ -191,6 +197,7 @@ def load_settings(
         control_socket=control_socket,
         worker_tmp_dir=str(shm_dir) if shm_dir.is_dir() else "/tmp",
         reload_dirs=_reload_dirs(env, app_dir),
+        header_timeout=header_timeout,
     )
 
 
@@ -240,7 +247,9 @@ def gunicorn_conf_path(env: Mapping[str, str], app_dir: Path = APP_DIR, image_co
     if not path.is_absolute():
         path = app_dir / path
     if not path.is_file():
-        raise invalid("GUNICORN_CONF", value, "the path of an existing Gunicorn config file (.py)", f"there is no file {path}")
+        raise invalid(
+            "GUNICORN_CONF", value, "the path of an existing Gunicorn config file (.py)", f"there is no file {path}"
+        )
     return path
 
 
@@ -290,6 +299,20 @@ def _optional_int(env: Mapping[str, str], name: str, minimum: int) -> int | None
     return number
 
 
+def _seconds_or_off(env: Mapping[str, str], name: str, default: float) -> float | None:
+    """A number of seconds; 0 turns the limit off (None)."""
+    raw = _value(env, name, "")
+    if raw == "":
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 <= seconds < float("inf"):
+        raise invalid(name, raw, "a number of seconds of 0 or more (0 turns it off), e.g. 10 or 2.5")
+    return seconds or None
+
+
 def _port(env: Mapping[str, str]) -> str:
     raw = _value(env, "PORT", "80") or "80"
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
@@ -304,9 +327,7 @@ def _bind(env: Mapping[str, str], host: str, port: str) -> str:
         return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
     for address in (part.strip() for part in raw.split(",")):
         if not _valid_bind_address(address):
-            raise invalid(
-                "BIND", raw, "HOST:PORT, [IPv6]:PORT, unix:/path or fd://N (several separated by commas)"
-            )
+            raise invalid("BIND", raw, "HOST:PORT, [IPv6]:PORT, unix:/path or fd://N (several separated by commas)")
     return raw
 
 
@@ -342,7 +363,9 @@ def _log_destination(env: Mapping[str, str], name: str) -> str | None:
 def _worker_class(env: Mapping[str, str], check_import: bool) -> tuple[str, bool]:
     """WORKER_CLASS if set, else the image's DEFAULT_WORKER_CLASS (else auto); canonical and checked."""
     explicit = _value(env, "WORKER_CLASS", "")
-    name, value = ("WORKER_CLASS", explicit) if explicit else ("DEFAULT_WORKER_CLASS", _value(env, "DEFAULT_WORKER_CLASS", ""))
+    name, value = (
+        ("WORKER_CLASS", explicit) if explicit else ("DEFAULT_WORKER_CLASS", _value(env, "DEFAULT_WORKER_CLASS", ""))
+    )
     canonical = workers.canonical_name(value) or workers.AUTO
     problem = workers.check_worker_class(canonical, importlib.import_module if check_import else None)
     if problem:
@@ -364,9 +387,7 @@ def _forwarded_allow_ips(env: Mapping[str, str]) -> str | None:
             raise invalid(
                 "FORWARDED_ALLOW_IPS", raw, "* or comma-separated IP addresses or networks, e.g. 10.0.0.0/8,127.0.0.1"
             ) from None
-    if not entries:
-        raise invalid("FORWARDED_ALLOW_IPS", raw, "* or comma-separated IP addresses or networks, e.g. 10.0.0.0/8")
-    return ",".join(entries)
+    return ",".join(entries)  # empty: trust no proxy's X-Forwarded-* headers
 
 
 def _optional_absolute_path(env: Mapping[str, str], name: str) -> str | None:

@@ -24,7 +24,7 @@ def main() -> NoReturn:
     app_module = launch.app_module_or_exit(env)
     config_sets, cmd_args_set = launch.config_chooses_worker_class(settings, env)
     worker_class = launch.worker_class_argument(
-        settings, config_sets, cmd_args_set, app_is_asgi=lambda: launch.detect_asgi(app_module, env)
+        settings, config_sets, cmd_args_set, app_is_asgi=lambda: launch.detect_asgi(app_module, env, settings)
     )
     launch.exec_server(gunicorn_command(str(settings.gunicorn_conf), worker_class, app_module), env)
 

@@ -8,6 +8,7 @@ Uvicorn workers the same limits, with the same meaning and defaults, plus a head
 - a request line longer than ``limit_request_line`` gets ``414 URI Too Long``;
 - more than ``limit_request_fields`` header fields, or one header line longer than
   ``limit_request_field_size`` (CRLF included), gets ``431 Request Header Fields Too Large``;
+- an HTTP version other than 1.0 and 1.1 (llhttp takes HTTP/0.9 and HTTP/2.0) gets ``505``;
 - a request head that is not complete ``header_timeout`` seconds after the connection was made or after its
   first byte arrived gets ``408 Request Timeout``;
 - with the h11 parser, a request with both ``Transfer-Encoding`` and ``Content-Length`` gets ``400`` (h11 would
@@ -52,6 +53,9 @@ _LINE_OVERHEAD = len(" HTTP/1.1") + 1
 _SHORTEST_METHOD = 3
 # A header line is name ":" value CRLF at the shortest (no optional white space).
 _FIELD_OVERHEAD = len(":\r\n")
+# llhttp also takes HTTP/0.9 and HTTP/2.0 request lines, which Gunicorn refuses; so do these protocols.
+_HTTP_VERSIONS = frozenset({"1.1", "1.0"})
+_BAD_VERSION = (505, "HTTP version not supported.")
 # A timer that fires this close to its deadline counts as at the deadline (event loops may fire a bit early).
 _TIMER_SLACK = 0.01
 
@@ -139,11 +143,11 @@ def protocol_class(http: Any, limits: HeadLimits) -> type | None:
         base = _httptools_protocol()
     elif http == "h11":
         base = _h11_protocol()
-    elif isinstance(http, type) and getattr(http, "head_limits", None) is not None:
-        base = http  # already limited (apply_limits called twice): just take the new limits
+    elif isinstance(http, type) and getattr(http, "limited_base", None) is not None:
+        base = http.limited_base  # already limited (apply_limits called twice): the new limits win
     else:
         return None
-    return type(base.__name__, (base,), {"head_limits": limits, "__module__": __name__})
+    return type(base.__name__, (base,), {"head_limits": limits, "limited_base": base, "__module__": __name__})
 
 
 def _line_limits(limits: HeadLimits) -> tuple[int, int, int]:
@@ -268,6 +272,9 @@ def _httptools_protocol() -> type:
         def on_headers_complete(self) -> None:
             self._head_since = None
             self._in_body = True
+            if self.parser.get_http_version() not in _HTTP_VERSIONS:
+                self._refusal = _BAD_VERSION
+                raise _Refused
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
@@ -339,6 +346,8 @@ def _h11_protocol() -> type:
 
         def _check(self, event: Any) -> tuple[int, str] | None:
             limits = self.limits
+            if event.http_version.decode("ascii") not in _HTTP_VERSIONS:
+                return _BAD_VERSION
             if len(event.method) + len(event.target) + _LINE_OVERHEAD > limits.request_line:
                 return (414, "Request line too long.")
             headers = event.headers

@@ -79,7 +79,7 @@ def check_worker_class(
         module = import_module(module_name)
     except ImportError as error:
         return f"cannot import {module_name} ({error})"
-    except Exception as error:  # a broken third-party module: still a configuration problem to report
+    except Exception as error:  # noqa: BLE001  (a broken third-party module: reported like a missing one)
         return f"importing {module_name} failed ({type(error).__name__}: {error})"
     if not hasattr(module, class_name):
         return f"{module_name} has no {class_name}"

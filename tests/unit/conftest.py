@@ -11,20 +11,11 @@ from pathlib import Path
 
 import pytest
 
+# Put shared/ first on sys.path so `import startup` is the package under test, as /opt/startup is in the images.
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 if str(SHARED) not in sys.path:
     sys.path.insert(0, str(SHARED))
-
-
-def gunicorn_installed() -> bool:
-    try:
-        import gunicorn  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_gunicorn = pytest.mark.skipif(not gunicorn_installed(), reason="gunicorn is not installed on this host")
+sys.dont_write_bytecode = True  # no __pycache__ left in shared/, which the images copy
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from startup import apps
 
 
@@ -172,3 +171,18 @@ def asgi_by_parameter_names(scope, receive, send):  # e.g. a decorator hiding th
 )
 def test_asgi_apps_are_told_from_wsgi_apps(app, asgi: bool) -> None:
     assert apps.is_asgi_app(app) is asgi
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("async def app(scope, receive, send):\n    pass\n", apps.PROBE_ASGI),
+        ("def app(environ, start_response):\n    return []\n", apps.PROBE_WSGI),
+        ("app = None\n", apps.PROBE_UNUSABLE),
+    ],
+)
+def test_probe_answers_with_its_exit_status(importable, source: str, expected: int, capsys) -> None:
+    importable("unit_probe_app", source)
+    assert apps.probe("unit_probe_app:app", "APP_MODULE") == expected
+    if expected == apps.PROBE_UNUSABLE:
+        assert capsys.readouterr().err.startswith('Error: app "unit_probe_app:app" (from APP_MODULE) is not usable')

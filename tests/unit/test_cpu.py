@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from startup import cpu
 
 DOCKER_ID = "/docker/0123abcd"
@@ -25,7 +24,9 @@ def v2_tree(root: Path, cpu_max: str | None, subpath: str = "") -> Path:
     return root
 
 
-def v1_tree(root: Path, quota: str, period: str = "100000", controller_dir: str = "cpu,cpuacct", subpath: str = "") -> Path:
+def v1_tree(
+    root: Path, quota: str, period: str = "100000", controller_dir: str = "cpu,cpuacct", subpath: str = ""
+) -> Path:
     write(root / controller_dir / subpath / "cpu.cfs_quota_us", quota + "\n")
     write(root / controller_dir / subpath / "cpu.cfs_period_us", period + "\n")
     return root

@@ -10,9 +10,8 @@ import types
 from pathlib import Path
 
 import pytest
-
-from conftest import SHARED, needs_gunicorn
 from startup.settings import SUMMARY_KEYS
+from unit_support import SHARED, needs_gunicorn
 
 IMAGE_CONFIG = SHARED / "gunicorn_conf.py"
 # Settings the tests pin, so results do not depend on the host (root or not, /app, CPUs).
@@ -20,8 +19,10 @@ BASE_ENV = {"RUN_AS_ROOT": "1", "WEB_CONCURRENCY": "3", "PRE_START_PATH": ""}
 
 
 def run_config_file(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(SHARED), **env}
-    return subprocess.run([sys.executable, str(IMAGE_CONFIG)], env=full_env, capture_output=True, text=True)
+    full_env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(SHARED), "PYTHONDONTWRITEBYTECODE": "1", **env}
+    return subprocess.run(
+        [sys.executable, str(IMAGE_CONFIG)], env=full_env, capture_output=True, text=True, check=False
+    )
 
 
 def test_python_gunicorn_conf_prints_exactly_the_json_object() -> None:
@@ -77,10 +78,31 @@ def gunicorn_cfg(monkeypatch: pytest.MonkeyPatch):
 
 
 ENV_NAMES = {
-    "WORKER_CLASS", "DEFAULT_WORKER_CLASS", "LOG_LEVEL", "LOG_FORMAT", "BIND", "HOST", "PORT", "ACCESS_LOG",
-    "ERROR_LOG", "THREADS", "MAX_REQUESTS", "MAX_REQUESTS_JITTER", "FORWARDED_ALLOW_IPS", "CONTROL_SOCKET",
-    "APP_USER", "RUN_AS_ROOT", "WEB_CONCURRENCY", "WORKERS_PER_CORE", "MAX_WORKERS", "GUNICORN_CONF",
-    "PROMETHEUS_MULTIPROC_DIR", "TIMEOUT", "GRACEFUL_TIMEOUT", "KEEP_ALIVE",
+    "WORKER_CLASS",
+    "DEFAULT_WORKER_CLASS",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "BIND",
+    "HOST",
+    "PORT",
+    "ACCESS_LOG",
+    "ERROR_LOG",
+    "THREADS",
+    "MAX_REQUESTS",
+    "MAX_REQUESTS_JITTER",
+    "FORWARDED_ALLOW_IPS",
+    "CONTROL_SOCKET",
+    "APP_USER",
+    "RUN_AS_ROOT",
+    "WEB_CONCURRENCY",
+    "WORKERS_PER_CORE",
+    "MAX_WORKERS",
+    "GUNICORN_CONF",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "TIMEOUT",
+    "GRACEFUL_TIMEOUT",
+    "KEEP_ALIVE",
+    "HEADER_TIMEOUT",
 }
 
 
@@ -88,9 +110,17 @@ ENV_NAMES = {
 def test_gunicorn_reads_every_setting_from_the_environment(gunicorn_cfg) -> None:
     cfg = gunicorn_cfg(
         {
-            "LOG_LEVEL": "WARNING", "BIND": "127.0.0.1:9000", "TIMEOUT": "30", "GRACEFUL_TIMEOUT": "20",
-            "KEEP_ALIVE": "7", "ACCESS_LOG": "", "THREADS": "4", "MAX_REQUESTS": "100", "MAX_REQUESTS_JITTER": "10",
-            "FORWARDED_ALLOW_IPS": "10.0.0.0/8", "DEFAULT_WORKER_CLASS": "gthread",
+            "LOG_LEVEL": "WARNING",
+            "BIND": "127.0.0.1:9000",
+            "TIMEOUT": "30",
+            "GRACEFUL_TIMEOUT": "20",
+            "KEEP_ALIVE": "7",
+            "ACCESS_LOG": "",
+            "THREADS": "4",
+            "MAX_REQUESTS": "100",
+            "MAX_REQUESTS_JITTER": "10",
+            "FORWARDED_ALLOW_IPS": "10.0.0.0/8",
+            "DEFAULT_WORKER_CLASS": "gthread",
         }
     )
     assert cfg.workers == 3 and cfg.bind == ["127.0.0.1:9000"] and cfg.loglevel == "warning"
@@ -142,8 +172,18 @@ def test_root_master_runs_workers_as_app_user(gunicorn_cfg) -> None:
 def test_every_exported_name_is_a_gunicorn_setting(gunicorn_cfg) -> None:
     from gunicorn.config import KNOWN_SETTINGS
 
-    gunicorn_cfg({"CONTROL_SOCKET": "/tmp/x", "THREADS": "2", "MAX_REQUESTS": "1", "MAX_REQUESTS_JITTER": "1",
-                  "FORWARDED_ALLOW_IPS": "*", "DEFAULT_WORKER_CLASS": "sync", "RUN_AS_ROOT": "", "APP_USER": "root"})
+    gunicorn_cfg(
+        {
+            "CONTROL_SOCKET": "/tmp/x",
+            "THREADS": "2",
+            "MAX_REQUESTS": "1",
+            "MAX_REQUESTS_JITTER": "1",
+            "FORWARDED_ALLOW_IPS": "*",
+            "DEFAULT_WORKER_CLASS": "sync",
+            "RUN_AS_ROOT": "",
+            "APP_USER": "root",
+        }
+    )
     import startup.gunicorn_config as module
 
     known = {setting.name for setting in KNOWN_SETTINGS}
@@ -179,7 +219,9 @@ def test_on_starting_prints_the_effective_settings_line(gunicorn_cfg, capsys) ->
 
 
 @needs_gunicorn
-def test_prometheus_dir_is_created_emptied_and_dead_workers_marked(gunicorn_cfg, tmp_path: Path, monkeypatch, capsys) -> None:
+def test_prometheus_dir_is_created_emptied_and_dead_workers_marked(
+    gunicorn_cfg, tmp_path: Path, monkeypatch, capsys
+) -> None:
     metrics = tmp_path / "metrics"
     (metrics / "old").mkdir(parents=True)
     (metrics / "counter_123.db").write_text("stale")
@@ -216,9 +258,30 @@ def test_unwritable_prometheus_dir_stops_with_one_line(gunicorn_cfg, tmp_path: P
 def test_post_worker_init_records_the_worker_for_server_info(gunicorn_cfg, monkeypatch) -> None:
     gunicorn_cfg({})
     import startup.gunicorn_config as module
-    from startup import server_identity
     from gunicorn.workers.gthread import ThreadWorker
+    from startup import server_identity
 
     monkeypatch.setattr(server_identity, "_recorded_worker_class", None)
     module.post_worker_init(ThreadWorker.__new__(ThreadWorker))
     assert server_identity.worker_class() == "gunicorn.workers.gthread.ThreadWorker"
+
+
+@needs_gunicorn
+def test_post_fork_gives_uvicorn_workers_the_head_limits_and_leaves_others(gunicorn_cfg, monkeypatch) -> None:
+    cfg = gunicorn_cfg({"HEADER_TIMEOUT": "3"})
+    import startup.gunicorn_config as module
+    from startup import uvicorn_limits
+
+    calls: list[tuple[object, object, object]] = []
+    monkeypatch.setattr(uvicorn_limits, "apply_limits", lambda worker, c, timeout: calls.append((worker, c, timeout)))
+    worker = object()
+    module.post_fork(types.SimpleNamespace(cfg=cfg), worker)
+    assert calls == [(worker, cfg, 3.0)]
+
+
+@needs_gunicorn
+def test_post_fork_is_harmless_for_gunicorn_workers(gunicorn_cfg) -> None:
+    cfg = gunicorn_cfg({})
+    import startup.gunicorn_config as module
+
+    module.post_fork(types.SimpleNamespace(cfg=cfg), types.SimpleNamespace())  # no uvicorn Config: nothing to do

@@ -7,8 +7,7 @@ import json
 import logging
 
 import pytest
-
-from conftest import needs_gunicorn
+from unit_support import needs_gunicorn
 
 pytestmark = needs_gunicorn
 
@@ -17,8 +16,10 @@ LOGGER_NAMES = ("", "gunicorn.error", "gunicorn.access", "uvicorn", "uvicorn.err
 
 @pytest.fixture(autouse=True)
 def restore_logging():
-    saved = {name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers),
-                    logging.getLogger(name).propagate) for name in LOGGER_NAMES}
+    saved = {
+        name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers), logging.getLogger(name).propagate)
+        for name in LOGGER_NAMES
+    }
     yield
     for name, (level, handlers, propagate) in saved.items():
         logger = logging.getLogger(name)
@@ -29,7 +30,6 @@ def restore_logging():
 
 def make_logger(json_lines: bool = False, **settings):
     from gunicorn.config import Config
-
     from startup.gunicorn_logging import JsonLogger, Logger
 
     root = logging.getLogger()  # pytest's capture handlers would count as "configured by someone else"

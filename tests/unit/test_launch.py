@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from startup import launch, start
 from startup.settings import load_settings
+from unit_support import SHARED
 
 
 def settings_for(env: dict[str, str], tmp_path: Path):
-    return load_settings(env, app_dir=tmp_path, image_config=tmp_path / "g.py", cpus=2, euid=1000, check_worker_import=False)
+    return load_settings(
+        env, app_dir=tmp_path, image_config=tmp_path / "g.py", cpus=2, euid=1000, check_worker_import=False
+    )
 
 
 def never_called() -> bool:
@@ -30,8 +34,20 @@ def never_called() -> bool:
         ({"DEFAULT_WORKER_CLASS": "uvicorn_worker.UvicornWorker"}, True, False, never_called, None),
         ({"DEFAULT_WORKER_CLASS": "uvicorn_worker.UvicornWorker"}, False, True, never_called, None),
         # otherwise the image default
-        ({"DEFAULT_WORKER_CLASS": "meinheld.gmeinheld.MeinheldWorker"}, False, False, never_called, "meinheld.gmeinheld.MeinheldWorker"),
-        ({"DEFAULT_WORKER_CLASS": "uvicorn_worker.UvicornWorker"}, False, False, never_called, "uvicorn_worker.UvicornWorker"),
+        (
+            {"DEFAULT_WORKER_CLASS": "meinheld.gmeinheld.MeinheldWorker"},
+            False,
+            False,
+            never_called,
+            "meinheld.gmeinheld.MeinheldWorker",
+        ),
+        (
+            {"DEFAULT_WORKER_CLASS": "uvicorn_worker.UvicornWorker"},
+            False,
+            False,
+            never_called,
+            "uvicorn_worker.UvicornWorker",
+        ),
         # auto: gthread for WSGI, Gunicorn's asgi worker for ASGI
         ({"DEFAULT_WORKER_CLASS": "auto"}, False, False, lambda: False, "gthread"),
         ({"DEFAULT_WORKER_CLASS": "auto"}, False, False, lambda: True, "asgi"),
@@ -43,7 +59,9 @@ def never_called() -> bool:
 def test_worker_class_option_precedence(tmp_path, env, config_sets, cmd_args_set, app_is_asgi, expected) -> None:
     settings = settings_for(env, tmp_path)
     got = launch.worker_class_argument(settings, config_sets, cmd_args_set, app_is_asgi)
-    assert got == expected, f"{env} config_sets={config_sets} cmd_args_set={cmd_args_set}: expected {expected}, got {got}"
+    assert got == expected, (
+        f"{env} config_sets={config_sets} cmd_args_set={cmd_args_set}: expected {expected}, got {got}"
+    )
 
 
 def test_config_chooses_worker_class_reads_file_and_cmd_args(tmp_path: Path) -> None:
@@ -112,3 +130,42 @@ def test_exec_failure_is_reported_cleanly(capsys) -> None:
         launch.exec_server(["no-such-server-binary-xyz"], {"PATH": "/nonexistent"})
     assert caught.value.code == 127
     assert "cannot run no-such-server-binary-xyz" in capsys.readouterr().err
+
+
+def probe_env(app_dir: Path) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{SHARED}:{app_dir}", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+@pytest.mark.parametrize(
+    ("source", "asgi"),
+    [
+        ("async def app(scope, receive, send):\n    pass\n", True),
+        ("class App:\n    async def __call__(self, scope, receive, send):\n        pass\napp = App()\n", True),
+        ("def app(environ, start_response):\n    return []\n", False),
+    ],
+)
+def test_auto_detection_imports_the_app_in_a_child_process(
+    app_dir: Path, tmp_path: Path, source: str, asgi: bool
+) -> None:
+    (app_dir / "main.py").write_text("import os\nassert os.environ['FROM_PRESTART'] == 'yes'\n" + source)
+    env = probe_env(app_dir) | {"FROM_PRESTART": "yes"}  # the child sees the prestart's environment
+    assert launch.detect_asgi("main:app", env, settings_for({}, tmp_path), app_dir) is asgi
+    assert "main" not in sys.modules  # imported in the child only: this process stays clean
+
+
+def test_auto_detection_of_a_missing_object_exits_2_with_one_line(app_dir: Path, tmp_path: Path, capfd) -> None:
+    (app_dir / "main.py").write_text("application = None\n")
+    with pytest.raises(SystemExit) as caught:
+        launch.detect_asgi("main:app", probe_env(app_dir), settings_for({}, tmp_path), app_dir)
+    assert caught.value.code == 2
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and "module main has no attribute 'app'" in err and "Traceback" not in err
+
+
+def test_auto_detection_of_a_broken_app_shows_its_traceback_and_exits_1(app_dir: Path, tmp_path: Path, capfd) -> None:
+    (app_dir / "main.py").write_text("raise RuntimeError('database unreachable')\n")
+    with pytest.raises(SystemExit) as caught:
+        launch.detect_asgi("main:app", probe_env(app_dir), settings_for({}, tmp_path), app_dir)
+    assert caught.value.code == 1
+    err = capfd.readouterr().err
+    assert "RuntimeError: database unreachable" in err and 'Error: importing the app "main:app"' in err

@@ -8,7 +8,6 @@ import logging.config
 import sys
 
 import pytest
-
 from startup.log_formats import JsonAccessFormatter, JsonFormatter, access_fields, uvicorn_log_config
 
 
@@ -39,8 +38,17 @@ def test_json_formatter_keeps_tracebacks_inside_the_object() -> None:
 
 def test_gunicorn_access_atoms_become_fields() -> None:
     atoms = {
-        "h": "10.0.0.1", "m": "GET", "U": "/items", "q": "a=1", "H": "HTTP/1.1", "s": "200", "B": 12,
-        "D": 1500, "f": "-", "a": 'curl \\"quoted\\"', "r": "GET /items?a=1 HTTP/1.1",
+        "h": "10.0.0.1",
+        "m": "GET",
+        "U": "/items",
+        "q": "a=1",
+        "H": "HTTP/1.1",
+        "s": "200",
+        "B": 12,
+        "D": 1500,
+        "f": "-",
+        "a": 'curl \\"quoted\\"',
+        "r": "GET /items?a=1 HTTP/1.1",
     }
     made = record("gunicorn.access", '%(h)s "%(r)s" %(s)s', atoms)
     entry = json.loads(JsonAccessFormatter().format(made))
@@ -56,6 +64,14 @@ def test_uvicorn_access_arguments_become_fields() -> None:
     entry = json.loads(JsonAccessFormatter().format(made))
     assert (entry["method"], entry["path"], entry["query"], entry["status"]) == ("POST", "/x", "y=1", 201)
     assert entry["protocol"] == "HTTP/1.1" and entry["remote_addr"] == "10.0.0.1:5555"
+
+
+def test_meinheld_access_line_is_parsed_into_fields() -> None:
+    line = '10.0.0.1 - - [21/Nov/2026:13:24:14 +0000] "GET /a?b=1 HTTP/1.1" 200 69 "-" "curl \\"x\\""'
+    entry = json.loads(JsonAccessFormatter().format(record("gunicorn.access", line)))
+    assert (entry["remote_addr"], entry["method"], entry["path"], entry["query"]) == ("10.0.0.1", "GET", "/a", "b=1")
+    assert (entry["protocol"], entry["status"], entry["bytes"]) == ("HTTP/1.1", 200, 69)
+    assert entry["user_agent"] == 'curl "x"' and entry["message"] == line
 
 
 def test_unknown_access_record_still_gives_json() -> None:

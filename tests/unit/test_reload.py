@@ -6,13 +6,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
 from startup import reload
 from startup.settings import load_settings
 
 
 def settings_for(env: dict[str, str], tmp_path: Path):
-    return load_settings(env, app_dir=tmp_path, image_config=tmp_path / "g.py", cpus=2, euid=1000, check_worker_import=False)
+    return load_settings(
+        env, app_dir=tmp_path, image_config=tmp_path / "g.py", cpus=2, euid=1000, check_worker_import=False
+    )
 
 
 def fail_if_called() -> bool:
@@ -26,7 +27,13 @@ def fail_if_called() -> bool:
         ({"DEFAULT_WORKER_CLASS": "uvicorn_worker.UvicornWorker"}, fail_if_called, True, False, (True, "")),
         ({"WORKER_CLASS": "uvicorn.workers.UvicornWorker"}, fail_if_called, True, False, (True, "")),
         # flask image: gunicorn --reload with a reload-friendly WSGI worker
-        ({"DEFAULT_WORKER_CLASS": "meinheld.gmeinheld.MeinheldWorker"}, fail_if_called, True, False, (False, "gthread")),
+        (
+            {"DEFAULT_WORKER_CLASS": "meinheld.gmeinheld.MeinheldWorker"},
+            fail_if_called,
+            True,
+            False,
+            (False, "gthread"),
+        ),
         # base image: decided from the app
         ({"DEFAULT_WORKER_CLASS": "auto"}, lambda: True, True, False, (True, "")),
         ({"DEFAULT_WORKER_CLASS": "auto"}, lambda: True, False, False, (False, "asgi")),  # no uvicorn installed

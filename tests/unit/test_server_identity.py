@@ -6,7 +6,6 @@ import sys
 import types
 
 import pytest
-
 import startup
 from startup import server_identity
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from startup import settings as settings_module
 from startup.settings import SUMMARY_KEYS, SettingsError, app_module, gunicorn_conf_path, load_settings
 
@@ -85,11 +83,15 @@ GOOD_VALUES = [
     ({"MAX_REQUESTS_JITTER": "50"}, "max_requests_jitter", 50),
     ({"FORWARDED_ALLOW_IPS": "*"}, "forwarded_allow_ips", "*"),
     ({"FORWARDED_ALLOW_IPS": "10.0.0.0/8, 127.0.0.1,::1"}, "forwarded_allow_ips", "10.0.0.0/8,127.0.0.1,::1"),
+    ({"FORWARDED_ALLOW_IPS": ""}, "forwarded_allow_ips", ""),  # trust no proxy
     ({"PROMETHEUS_MULTIPROC_DIR": "/tmp/metrics"}, "prometheus_multiproc_dir", "/tmp/metrics"),
     ({"CONTROL_SOCKET": "/tmp/gunicorn.ctl"}, "control_socket", "/tmp/gunicorn.ctl"),
     ({"RUN_AS_ROOT": "1"}, "run_as_root", True),
     ({"RUN_AS_ROOT": "TRUE"}, "run_as_root", True),
     ({"RUN_AS_ROOT": "0"}, "run_as_root", False),
+    ({}, "header_timeout", 10.0),
+    ({"HEADER_TIMEOUT": "2.5"}, "header_timeout", 2.5),
+    ({"HEADER_TIMEOUT": "0"}, "header_timeout", None),  # off
 ]
 
 
@@ -107,7 +109,7 @@ BAD_VALUES = [
     ({"WORKERS_PER_CORE": "-1"}, "WORKERS_PER_CORE", "a number greater than 0"),
     ({"WORKERS_PER_CORE": "nan"}, "WORKERS_PER_CORE", "a number greater than 0"),
     ({"WORKERS_PER_CORE": "inf"}, "WORKERS_PER_CORE", "a number greater than 0"),
-    ({"DEFAULT_WORKERS_PER_CORE": "x"}, "WORKERS_PER_CORE", "a number greater than 0"),
+    ({"DEFAULT_WORKERS_PER_CORE": "x"}, "DEFAULT_WORKERS_PER_CORE", "a number greater than 0"),
     ({"WEB_CONCURRENCY": "0"}, "WEB_CONCURRENCY", "a whole number greater than 0"),
     ({"WEB_CONCURRENCY": "two"}, "WEB_CONCURRENCY", "a whole number greater than 0"),
     ({"WEB_CONCURRENCY": "1.5"}, "WEB_CONCURRENCY", "a whole number greater than 0"),
@@ -133,7 +135,7 @@ BAD_VALUES = [
     ({"MAX_REQUESTS": "-5"}, "MAX_REQUESTS", "a whole number of 0 or more"),
     ({"MAX_REQUESTS_JITTER": "lots"}, "MAX_REQUESTS_JITTER", "a whole number of 0 or more"),
     ({"FORWARDED_ALLOW_IPS": "abc"}, "FORWARDED_ALLOW_IPS", "IP addresses or networks"),
-    ({"FORWARDED_ALLOW_IPS": " , "}, "FORWARDED_ALLOW_IPS", "IP addresses or networks"),
+    ({"FORWARDED_ALLOW_IPS": "10.0.0.0/33"}, "FORWARDED_ALLOW_IPS", "IP addresses or networks"),
     ({"PROMETHEUS_MULTIPROC_DIR": "metrics"}, "PROMETHEUS_MULTIPROC_DIR", "an absolute path"),
     ({"CONTROL_SOCKET": "gunicorn.ctl"}, "CONTROL_SOCKET", "an absolute path"),
     ({"RUN_AS_ROOT": "maybe"}, "RUN_AS_ROOT", "1/true/yes/on or 0/false/no/off"),
@@ -141,6 +143,8 @@ BAD_VALUES = [
     ({"DEFAULT_WORKER_CLASS": "nonsense"}, "DEFAULT_WORKER_CLASS", "gthread"),
     ({"GUNICORN_CONF": "/nonexistent/gunicorn_conf.py"}, "GUNICORN_CONF", "an existing Gunicorn config file"),
     ({"RELOAD_DIRS": "/nonexistent-dir"}, "RELOAD_DIRS", "existing directories"),
+    ({"HEADER_TIMEOUT": "-1"}, "HEADER_TIMEOUT", "a number of seconds of 0 or more"),
+    ({"HEADER_TIMEOUT": "soon"}, "HEADER_TIMEOUT", "a number of seconds of 0 or more"),
 ]
 
 
@@ -154,7 +158,7 @@ def test_bad_value_message_names_variable_value_and_what_is_allowed(
     value = next(iter(env.values())).strip()
     assert "\n" not in message, f"the message must be one line: {message!r}"
     assert message.startswith(f"{variable}={json.dumps(value)} is not valid"), message
-    assert f"allowed: " in message and allowed in message, f"expected {allowed!r} in {message!r}"
+    assert "allowed: " in message and allowed in message, f"expected {allowed!r} in {message!r}"
 
 
 def test_unimportable_worker_class_is_caught_before_gunicorn_starts(tmp_path: Path) -> None:
