@@ -19,7 +19,7 @@ import importlib.machinery
 import importlib.util
 import inspect
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,63 @@ def module_is_findable(module_name: str, search_path: Sequence[str]) -> bool:
         return importlib.util.find_spec(module_name) is not None
     except (ImportError, ValueError):
         return False
+
+
+def module_source(module_name: str, search_path: Sequence[str]) -> Path | None:
+    """The `.py` file of a module on `search_path` (`a/b.py` or `a/b/__init__.py`), if it has one."""
+    parts = module_name.split(".")
+    for entry in search_path:
+        base = Path(entry or ".").joinpath(*parts)
+        for candidate in (base.with_name(base.name + ".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _top_level_statements(statements: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements that run at import time: the module body and the blocks of its if/try/with/for."""
+    for node in statements:
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            yield from _top_level_statements(getattr(node, field, []))
+        for handler in getattr(node, "handlers", []):
+            yield from _top_level_statements(handler.body)
+
+
+def _bound_names(statements: list[ast.stmt]) -> tuple[set[str], bool]:
+    """Names a module binds at import time, and whether a star import or a module `__getattr__`
+    makes the answer unknowable."""
+    names: set[str] = set()
+    star_import = False
+    for node in _top_level_statements(statements):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            star_import = star_import or any(alias.name == "*" for alias in node.names)
+            names.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+        else:  # assignments, for/with targets, walrus: every name stored by the statement itself
+            own = [node] if not hasattr(node, "body") else [
+                getattr(node, "target", None), *[item.optional_vars for item in getattr(node, "items", [])]]
+            for part in own:
+                if part is not None:
+                    names.update(n.id for n in ast.walk(part) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    return names, star_import or "__getattr__" in names
+
+
+def module_binds(module_name: str, name: str, search_path: Sequence[str]) -> bool | None:
+    """Whether the module's source binds `name` at top level, read without running it; None when
+    that cannot be told (no source file, a syntax error, a star import, a module `__getattr__`)."""
+    source = module_source(module_name, search_path)
+    if source is None:
+        return None
+    try:
+        tree = ast.parse(source.read_bytes(), filename=str(source))
+    except (SyntaxError, ValueError, OSError):
+        return None  # the import will report it with the traceback the user needs
+    names, unknowable = _bound_names(tree.body)
+    return True if name in names else (None if unknowable else False)
 
 
 def parse_object_expression(expression: str) -> tuple[str, tuple[Any, ...] | None, dict[str, Any]]:

@@ -235,6 +235,18 @@ def app_module(env: Mapping[str, str], app_dir: Path = APP_DIR, search_path: Seq
             f"a module importable from {app_dir} (e.g. main or app.main) or from the installed packages",
             f"there is no module {module_name} in {app_dir} nor in the installed packages",
         )
+    try:
+        object_name = apps.parse_object_expression(expression)[0]
+    except apps.AppLoadError as error:
+        raise invalid(variable, value, "module:variable or module:factory(), e.g. main:app", str(error)) from None
+    if apps.module_binds(module_name, object_name, search_path) is False:
+        name_variable, name_value = ("APP_MODULE", explicit) if explicit else ("VARIABLE_NAME", expression)
+        raise invalid(
+            name_variable,
+            name_value,
+            f"the name of the app object defined in module {module_name}",
+            f"module {module_name} defines no {object_name!r}",
+        )
     return f"{module_name}:{expression}"
 
 

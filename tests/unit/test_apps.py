@@ -186,3 +186,35 @@ def test_probe_answers_with_its_exit_status(importable, source: str, expected: i
     assert apps.probe("unit_probe_app:app", "APP_MODULE") == expected
     if expected == apps.PROBE_UNUSABLE:
         assert capsys.readouterr().err.startswith('Error: app "unit_probe_app:app" (from APP_MODULE) is not usable')
+
+
+@pytest.mark.parametrize(
+    "source,name,expected",
+    [
+        ("app = object()\n", "app", True),
+        ("from flask import Flask\napp = Flask(__name__)\n", "app", True),
+        ("def create_app():\n    pass\n", "create_app", True),
+        ("from .api import app\n", "app", True),
+        ("import fastapi as app\n", "app", True),
+        ("try:\n    app = 1\nexcept Exception:\n    pass\n", "app", True),
+        ("if True:\n    with open('x') as app:\n        pass\n", "app", True),
+        ("application: object = None\n", "application", True),
+        ("app = object()\n", "api", False),
+        ("def make():\n    api = 1\n", "api", False),  # bound inside a function only
+        ("from somewhere import *\n", "api", None),  # a star import could bind anything
+        ("def __getattr__(name):\n    return 1\n", "api", None),
+        ("def broken(:\n", "app", None),  # a syntax error is left to the import, which shows the real error
+    ],
+)
+def test_module_binds_reads_top_level_names_without_running_the_module(
+    app_dir: Path, source: str, name: str, expected: bool | None
+) -> None:
+    (app_dir / "main.py").write_text(source)
+    assert apps.module_binds("main", name, [str(app_dir)]) is expected
+
+
+def test_module_binds_finds_packages_and_says_unknown_without_source(app_dir: Path) -> None:
+    (app_dir / "pkg").mkdir()
+    (app_dir / "pkg" / "__init__.py").write_text("app = 1\n")
+    assert apps.module_binds("pkg", "app", [str(app_dir)]) is True
+    assert apps.module_binds("nowhere", "app", [str(app_dir)]) is None

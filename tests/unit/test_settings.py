@@ -250,7 +250,7 @@ def test_gunicorn_conf_overrides_discovery_and_may_be_relative_to_app(tmp_path: 
 def make_app_tree(app_dir: Path, *files: str) -> None:
     for relative in files:
         (app_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-        (app_dir / relative).write_text("")
+        (app_dir / relative).write_text("app = api = server = application = create_app = object()\n")
 
 
 @pytest.mark.parametrize(
@@ -293,6 +293,23 @@ def test_bad_app_module_names_the_variable(app_dir: Path, env: dict[str, str], v
     make_app_tree(app_dir, "main.py")
     with pytest.raises(SettingsError, match=rf"^{variable}=\"{next(iter(env.values()))}\" is not valid"):
         app_module(env, app_dir, search_path=[str(app_dir)])
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "value"),
+    [
+        ({"VARIABLE_NAME": "missing"}, "VARIABLE_NAME", "missing"),
+        ({"APP_MODULE": "main:missing"}, "APP_MODULE", "main:missing"),
+        ({"APP_MODULE": "main:missing_factory()"}, "APP_MODULE", "main:missing_factory()"),
+    ],
+)
+def test_app_object_the_module_does_not_define_names_the_variable(
+    app_dir: Path, env: dict[str, str], variable: str, value: str
+) -> None:
+    make_app_tree(app_dir, "main.py")
+    with pytest.raises(SettingsError) as caught:
+        app_module(env, app_dir, search_path=[str(app_dir)])
+    assert str(caught.value).startswith(f'{variable}="{value}" is not valid: module main defines no ')
 
 
 def test_environment_is_not_modified(tmp_path: Path) -> None:

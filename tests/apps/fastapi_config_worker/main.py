@@ -1,0 +1,11 @@
+"""A FastAPI app that says which worker serves it."""
+
+from fastapi import FastAPI
+from startup import server_info
+
+app = FastAPI()
+
+
+@app.get("/")
+async def root():
+    return {"server": server_info()}
