@@ -1,0 +1,43 @@
+"""The build: an unchanged tree is all cache, and the Python stand-in carries none of the machine's
+apt settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import ROOT, TEST_PYTHON, project, require_image
+
+
+def test_rebuilding_an_unchanged_image_is_all_cache() -> None:
+    require_image("base", TEST_PYTHON)
+    result = subprocess.run(
+        [sys.executable, "tools/build.py", "base", "--python", TEST_PYTHON],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    expected = f"[base py{TEST_PYTHON}] unchanged (all cache)"
+    assert expected in result.stdout, f"expected {expected!r} in:\n{result.stdout[-3000:]}"
+
+
+def test_children_are_built_on_the_base_this_run_built(docker) -> None:
+    """Each child's label says which base it was built on, and that base is the current base tag."""
+    base = docker.images.get(require_image("base", TEST_PYTHON))
+    for child in ("flask", "fastapi", "starlette"):
+        image = docker.images.get(require_image(child, TEST_PYTHON))
+        labels = image.attrs["Config"]["Labels"]
+        assert labels["org.opencontainers.image.base.name"] == project.image_ref("base", TEST_PYTHON), labels
+        base_layers = base.attrs["RootFS"]["Layers"]
+        child_layers = image.attrs["RootFS"]["Layers"]
+        assert child_layers[: len(base_layers)] == base_layers, (
+            f"{child} is not built on the current {project.image_ref('base', TEST_PYTHON)}: rebuild with make build-all")
+
+
+def test_python_stand_in_keeps_no_machine_apt_settings(docker) -> None:
+    base = docker.images.get(require_image("base", TEST_PYTHON))
+    python_image = base.attrs["Config"]["Labels"]["org.opencontainers.image.base.name"]
+    if not python_image.startswith("local/"):
+        return  # a pulled official image: nothing of ours in it
+    probe = "cat /etc/apt/sources.list; ls /etc/apt/apt.conf.d /etc/apt/sources.list.d"
+    output = docker.containers.run(python_image, ["sh", "-c", probe], remove=True).decode()
+    assert "debian-default-mirror" in output and "99mmdebstrap" not in output, output
