@@ -7,8 +7,8 @@ Gunicorn's names. A user's own gunicorn_conf.py can extend it instead of copying
 
     workers = 4  # then override what you need
 
-Hooks (`on_starting`, `post_fork`, `post_worker_init`, `child_exit`) are part of the defaults; a config that defines
-its own should call ours too, e.g. `startup.gunicorn_config.on_starting(server)`.
+Hooks (`on_starting`, `when_ready`, `post_fork`, `post_worker_init`, `child_exit`) are part of the defaults; a config
+that defines its own should call ours too, e.g. `startup.gunicorn_config.on_starting(server)`.
 
 Importing this module never imports Gunicorn, so `python /gunicorn_conf.py` works anywhere.
 """
@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-from pathlib import Path
 from typing import Any
 
-from startup import server_identity, uvicorn_limits
+from startup import processes, prometheus_dir, server_identity, uvicorn_drain, uvicorn_limits
 from startup.settings import Settings, SettingsError, load_settings
 
 # What `from startup.gunicorn_config import *` hands a user's config: Gunicorn settings and hooks.
@@ -39,6 +37,7 @@ __all__ = [  # noqa: RUF022  (grouped: settings, hooks, extras; more are appende
     "worker_tmp_dir",
     "control_socket_disable",
     "on_starting",
+    "when_ready",
     "post_fork",
     "post_worker_init",
     "child_exit",
@@ -126,41 +125,42 @@ def effective_log_data(cfg: Any) -> dict[str, Any]:
     return data
 
 
-def prepare_prometheus_dir(directory: str, uid: int, gid: int) -> None:
-    """Create PROMETHEUS_MULTIPROC_DIR, empty it (stale files from a previous run distort metrics) and
-    let the workers' account write to it."""
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    for entry in path.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
-    if os.geteuid() == 0 and (uid, gid) != (0, 0):
-        os.chown(path, uid, gid)
-
-
 def on_starting(server: Any) -> None:
-    """In the master, before any worker: print the settings line and prepare the metrics directory."""
+    """In the master, before any worker: print the settings line and empty the metrics directory (the
+    start script prepared it already; this removes what its look at the app left there)."""
     print(json.dumps(effective_log_data(server.cfg)), flush=True)
     if settings.prometheus_multiproc_dir:
         try:
-            prepare_prometheus_dir(settings.prometheus_multiproc_dir, server.cfg.uid, server.cfg.gid)
+            prometheus_dir.prepare(settings.prometheus_multiproc_dir, server.cfg.uid, server.cfg.gid)
         except OSError as error:
-            print(
-                f"Error: PROMETHEUS_MULTIPROC_DIR={json.dumps(settings.prometheus_multiproc_dir)} cannot be "
-                f"prepared ({error.strerror or error}); allowed: a directory path this container can write",
-                file=sys.stderr,
-                flush=True,
-            )
+            problem = prometheus_dir.problem(settings.prometheus_multiproc_dir, error)
+            print(f"Error: {problem}", file=sys.stderr, flush=True)
             raise SystemExit(1) from None
 
 
+def when_ready(server: Any) -> None:
+    """In the master, once it handles SIGCHLD and before any worker: reap orphans that ended earlier (e.g. a
+    prestart's background jobs), which no SIGCHLD will announce any more."""
+    dirty_arbiter = getattr(server, "dirty_arbiter_pid", 0)  # Gunicorn's own child: left for Gunicorn
+    reaped = processes.reap_exited_children(keep={dirty_arbiter} if dirty_arbiter else ())
+    if reaped:
+        server.log.debug("Reaped %d orphaned process(es) that ended before Gunicorn started", len(reaped))
+
+
 def post_fork(server: Any, worker: Any) -> None:
-    """In each new worker, before it loads the app: Uvicorn workers get Gunicorn's request-head limits
-    (limit_request_line, limit_request_fields, limit_request_field_size) and HEADER_TIMEOUT; other
-    workers are left as they are (Gunicorn's own parsers already enforce the limits)."""
+    """In each new worker, before it loads the app and before it switches to the workers' account:
+
+    - Uvicorn workers get Gunicorn's request-head limits (limit_request_line, limit_request_fields,
+      limit_request_field_size) and HEADER_TIMEOUT (other workers' parsers enforce the limits already),
+      and a graceful stop that lets just-accepted connections deliver their request (`startup.uvicorn_drain`);
+    - a worker that will switch from root to the workers' account gets that account's HOME.
+    """
     uvicorn_limits.apply_limits(worker, server.cfg, settings.header_timeout)
+    uvicorn_drain.apply_drain(worker)
+    if os.geteuid() == 0 and server.cfg.uid != 0:
+        home = processes.home_after_switch(server.cfg.uid, os.environ.get("HOME"))
+        if home is not None:
+            os.environ["HOME"] = home
 
 
 def post_worker_init(worker: Any) -> None:
@@ -169,14 +169,22 @@ def post_worker_init(worker: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """In the master, when a worker exits: drop its live-gauge files so its metrics stop counting."""
-    if not settings.prometheus_multiproc_dir:
+    """In the master, when a worker exits: drop its live-gauge files so its metrics stop counting, and fold
+    its other files into the archive files (`startup.prometheus_dir`), so the directory stays bounded."""
+    directory = settings.prometheus_multiproc_dir
+    if not directory:
         return
     try:
         from prometheus_client import multiprocess
     except ImportError:
         return
-    multiprocess.mark_process_dead(worker.pid, settings.prometheus_multiproc_dir)
+    try:
+        multiprocess.mark_process_dead(worker.pid, directory)
+        prometheus_dir.fold_dead_process(directory, worker.pid)
+    except Exception as error:  # noqa: BLE001  (an exception here would stop Gunicorn's master)
+        log = getattr(server, "log", None)
+        if log is not None:
+            log.warning("Metrics files of worker %s in %s not folded: %r", worker.pid, directory, error)
 
 
 def print_log_data() -> None:

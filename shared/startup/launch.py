@@ -8,13 +8,14 @@ appear before the server's own goes through `say`, which flushes: `exec` would d
 from __future__ import annotations
 
 import os
+import pwd
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from startup import apps, config_files, prestart, workers
+from startup import apps, config_files, prestart, processes, prometheus_dir, workers
 from startup.settings import APP_DIR, Settings, SettingsError, app_module, load_settings
 
 CONFIG_ERROR_STATUS = 2
@@ -53,6 +54,27 @@ def load_settings_or_exit(env: Mapping[str, str]) -> Settings:
         fail(str(error))
 
 
+def worker_account(settings: Settings) -> tuple[int, int]:
+    """The uid and gid the workers will run as (this process's own when they do not switch)."""
+    if settings.worker_user is None:
+        return os.geteuid(), os.getegid()
+    name = settings.worker_user
+    uid = int(name) if name.isdigit() else pwd.getpwnam(name).pw_uid  # settings checked that it exists
+    return uid, settings.worker_group if settings.worker_group is not None else 0
+
+
+def prepare_metrics_dir_or_exit(settings: Settings) -> None:
+    """Create, empty and hand to the workers' account PROMETHEUS_MULTIPROC_DIR, if set, before anything imports
+    the app: a metric defined at module level opens its file in that directory on import."""
+    directory = settings.prometheus_multiproc_dir
+    if not directory:
+        return
+    try:
+        prometheus_dir.prepare(directory, *worker_account(settings))
+    except OSError as error:
+        fail(prometheus_dir.problem(directory, error), 1)
+
+
 def app_module_or_exit(env: Mapping[str, str]) -> str:
     try:
         return app_module(env)
@@ -68,13 +90,17 @@ def detect_asgi(app_module: str, env: Mapping[str, str], settings: Settings, app
     """
     source = "APP_MODULE" if env.get("APP_MODULE", "").strip() else "MODULE_NAME/VARIABLE_NAME"
     account: dict[str, Any] = {}
+    child_env = dict(env)
     if settings.worker_user is not None and os.geteuid() == 0:
         account = {"user": settings.worker_user, "group": settings.worker_group, "extra_groups": []}
+        home = processes.home_after_switch(worker_account(settings)[0], child_env.get("HOME"))
+        if home is not None:
+            child_env["HOME"] = home  # as the workers get it
     sys.stdout.flush()
     try:
         status = subprocess.run(
             [sys.executable, "-m", "startup.apps", app_module, source],
-            env=dict(env),
+            env=child_env,
             cwd=str(app_dir) if app_dir.is_dir() else None,
             check=False,
             **account,
@@ -121,7 +147,12 @@ def config_chooses_worker_class(settings: Settings, env: Mapping[str, str]) -> t
 
 
 def exec_server(argv: list[str], env: Mapping[str, str]) -> NoReturn:
-    """Replace this process with the server, so it keeps our PID (1 in a container) and gets SIGTERM."""
+    """Replace this process with the server, so it keeps our PID (1 in a container) and gets SIGTERM.
+
+    Orphans that have ended by now (a prestart's background jobs) are reaped first: the server may not
+    install its SIGCHLD handling before more of them end, and those it does not hear of stay zombies.
+    """
+    processes.reap_exited_children()
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from startup import apps, launch, workers
+from startup import apps, launch, processes, workers
 from startup.log_formats import uvicorn_log_config
 from startup.settings import APP_DIR, Settings
 
@@ -101,6 +101,7 @@ def uvicorn_arguments(settings: Settings, app_module: str) -> dict[str, Any]:
 def main() -> NoReturn:
     env = launch.run_prestart(os.environ)
     settings = launch.load_settings_or_exit(env)
+    launch.prepare_metrics_dir_or_exit(settings)  # before anything imports the app
     app_module = launch.app_module_or_exit(env)
     config_sets, cmd_args_set = launch.config_chooses_worker_class(settings, env)
     plan = plan_reload(
@@ -114,6 +115,7 @@ def main() -> NoReturn:
 
     import uvicorn
 
+    processes.reap_exited_children()  # a prestart's ended orphans (as launch.exec_server does)
     os.environ.clear()
     os.environ.update(env)  # the prestart's exports, for the reloaded server processes
     uvicorn.run(**uvicorn_arguments(settings, app_module))

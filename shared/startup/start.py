@@ -21,6 +21,7 @@ def gunicorn_command(config: str, worker_class: str | None, app_module: str) -> 
 def main() -> NoReturn:
     env = launch.run_prestart(os.environ)
     settings = launch.load_settings_or_exit(env)
+    launch.prepare_metrics_dir_or_exit(settings)  # before anything imports the app
     app_module = launch.app_module_or_exit(env)
     config_sets, cmd_args_set = launch.config_chooses_worker_class(settings, env)
     worker_class = launch.worker_class_argument(

@@ -8,18 +8,17 @@ Uvicorn workers the same limits, with the same meaning and defaults, plus a head
 - a request line longer than ``limit_request_line`` gets ``414 URI Too Long``;
 - more than ``limit_request_fields`` header fields, or one header line longer than
   ``limit_request_field_size`` (CRLF included), gets ``431 Request Header Fields Too Large``;
-- an HTTP version other than 1.0 and 1.1 (llhttp takes HTTP/0.9 and HTTP/2.0) gets ``505``;
 - a request head that is not complete ``header_timeout`` seconds after the connection was made or after its
-  first byte arrived gets ``408 Request Timeout``;
+  first byte arrived gets ``408 Request Timeout`` (httptools: within a quarter more);
 - with the h11 parser, a request with both ``Transfer-Encoding`` and ``Content-Length`` gets ``400`` (h11 would
   frame it by the chunked coding and keep the connection open, so a front end that frames by
-  ``Content-Length`` could smuggle a request past it).
+  ``Content-Length`` could smuggle a request past it), and an HTTP version other than 1.0 and 1.1 gets ``505``.
 
 Every refusal closes the connection. The limits are checked as the bytes arrive: the URL as the parser hands
 over each piece of it, each header field when it is complete, and, while a head is still incomplete, the
-length of the line in progress after each read, so a huge header is refused after one read past the limit
-instead of after the parser has buffered all of it. The cost on a request is a few attribute checks, one
-clock read and one length check per header field.
+length of the line in progress after a read that ends inside a head, so a huge header is refused after one read
+past the limit instead of after the parser has buffered all of it. With httptools (the images' parser) the cost
+on a request is one length check on the URL and two per header field.
 
 ``apply_limits(worker, cfg)`` is called by the shared Gunicorn config from its ``post_fork`` hook. It swaps the
 HTTP protocol class of the worker's ``uvicorn.Config`` (built in ``UvicornWorker.__init__``, before the fork;
@@ -48,16 +47,21 @@ _UNLIMITED_REQUEST_LINE = 1024 * 1024  # what Gunicorn's fast parser uses for li
 _MAX_HEADERS = 32768
 _DEFAULT_MAX_HEADERFIELD_SIZE = 8190
 
-# A request line is METHOD SP request-target SP HTTP/x.y; the shortest method has 3 characters.
+# A request line is METHOD SP request-target SP HTTP/x.y. The method is looked up only for a target this close to
+# the limit (no method llhttp knows is longer).
 _LINE_OVERHEAD = len(" HTTP/1.1") + 1
-_SHORTEST_METHOD = 3
-# A header line is name ":" value CRLF at the shortest (no optional white space).
-_FIELD_OVERHEAD = len(":\r\n")
-# llhttp also takes HTTP/0.9 and HTTP/2.0 request lines, which Gunicorn refuses; so do these protocols.
+_LONGEST_METHOD = 32
+# A header line is name ": " value CRLF as clients write it (httptools drops the white space, so the one space
+# is assumed: a line written without it may be one byte longer than Gunicorn would take).
+_FIELD_OVERHEAD = len(": \r\n")
+# h11 takes any d.d version (HTTP/2.0, HTTP/9.9), which Gunicorn refuses; so does its protocol here. (llhttp
+# refuses all but 0.9, 1.0, 1.1 and 2.0, and checking each request's version would cost it a string per request.)
 _HTTP_VERSIONS = frozenset({"1.1", "1.0"})
 _BAD_VERSION = (505, "HTTP version not supported.")
-# A timer that fires this close to its deadline counts as at the deadline (event loops may fire a bit early).
+# The header-read timer ticks this many times per header_timeout; a timer may fire this much early.
+_TICKS = 4
 _TIMER_SLACK = 0.01
+_FIRST_REQUEST = "first request"  # what a new connection waits for
 
 logger = logging.getLogger("uvicorn.error")
 
@@ -98,7 +102,9 @@ class HeadLimits:
         if header_timeout is not None:
             header_timeout = float(header_timeout)
             if header_timeout < 0 or header_timeout != header_timeout:
-                raise ValueError(f"header_timeout must be 0 (off) or a positive number of seconds, not {header_timeout!r}")
+                raise ValueError(
+                    f"header_timeout must be 0 (off) or a positive number of seconds, not {header_timeout!r}"
+                )
             if header_timeout == 0:
                 header_timeout = None
         return cls(request_line=line, fields=fields, field_size=field_size, header_timeout=header_timeout)
@@ -147,15 +153,39 @@ def protocol_class(http: Any, limits: HeadLimits) -> type | None:
         base = http.limited_base  # already limited (apply_limits called twice): the new limits win
     else:
         return None
-    return type(base.__name__, (base,), {"head_limits": limits, "limited_base": base, "__module__": __name__})
+    attributes = {"head_limits": limits, "limited_base": base, "__module__": __name__, **_thresholds(limits)}
+    return type(base.__name__, (base,), attributes)
 
 
-def _line_limits(limits: HeadLimits) -> tuple[int, int, int]:
-    """(URL length above which the exact request-line check runs, longest name + value, longest line in progress)."""
-    url_room = limits.request_line - _LINE_OVERHEAD - _SHORTEST_METHOD
-    pair = limits.field_size - _FIELD_OVERHEAD
-    line = max(limits.request_line, limits.field_size) + 2
-    return url_room, pair, line
+def _thresholds(limits: HeadLimits) -> dict[str, Any]:
+    """What the protocols compare with, as class attributes."""
+    return {
+        "_url_room": limits.request_line - _LINE_OVERHEAD - _LONGEST_METHOD,  # a longer URL: count the whole line
+        "_max_request_line": limits.request_line,
+        "_max_fields": limits.fields,
+        "_max_pair": limits.field_size - _FIELD_OVERHEAD,  # longest name + value
+        "_max_line": max(limits.request_line, limits.field_size) + 2,  # longest line in progress, with its CRLF
+        "_timeout": limits.header_timeout,
+    }
+
+
+class _HeadGuard:
+    """A connection's state for the limits and the timer, in one attribute of the protocol.
+
+    Uvicorn's protocol objects already have 28 attributes; past 30, CPython stops sharing the keys of their
+    ``__dict__`` and every attribute access in Uvicorn's code gets slower (measured: 2 % of a hello-world request).
+    """
+
+    __slots__ = ("timer", "waiting_for", "waiting_since", "line", "line_scope", "check_sizes", "refusal")
+
+    def __init__(self) -> None:
+        self.timer: Any = None  # the header-read timer's handle
+        self.waiting_for: Any = None  # what the connection was last seen waiting for, and since when
+        self.waiting_since = 0.0
+        self.line = 0  # length of the head line in progress, across reads
+        self.line_scope: Any = None  # the request whose head that line belongs to
+        self.check_sizes = False  # a read since the last head was long, or ended inside a head
+        self.refusal: tuple[int, str] | None = None  # status and reason chosen in a parser callback
 
 
 @functools.lru_cache(maxsize=None)
@@ -163,56 +193,58 @@ def _httptools_protocol() -> type:
     import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    on_headers_complete = HttpToolsProtocol.on_headers_complete
+
     class _Refused(Exception):
-        """Raised in a parser callback to stop parsing; the refusal itself is in ``self._refusal``."""
+        """Raised in a parser callback to stop parsing; the refusal itself is in ``self._guard.refusal``."""
 
     class LimitedHttpToolsProtocol(HttpToolsProtocol):
         """Uvicorn's httptools protocol with Gunicorn's request-head limits and a header-read timeout.
 
-        State: ``_head_since`` is when the head being read began (``None`` when no head is being read);
-        ``_in_body`` is true from the end of a head to the end of its message; ``_line`` is the length of the
-        head line in progress as far as it has been counted; ``_fresh`` is set when a message begins, since the
-        bytes before it in the same read may belong to the previous body.
+        A request pays a length check on each read and on its URL and a count of its header fields; their sizes
+        are checked only when its head came in several reads or in a read longer than a header line may be
+        (a longer line can only be in such a read).
+
+        The timer does not follow each request either: it ticks four times per ``header_timeout`` on each
+        connection and reads from Uvicorn's own state what the connection waits for: a head under way
+        (``self.scope`` is a request that ``self.cycle`` is not for yet), a first request (no ``self.scope``
+        yet), or a request after bytes that came after the last response without starting one (Uvicorn then
+        cancelled its keep-alive timer). A wait seen for ``header_timeout`` seconds, so at most a quarter more
+        since it began, gets a 408.
         """
 
         head_limits: HeadLimits = HeadLimits()
+        # From head_limits, set by protocol_class(): see _thresholds().
+        _url_room = _max_pair = _max_line = _max_request_line = _max_fields = 0
+        _timeout: float | None = None
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            limits = self.head_limits
-            self._url_room, self._max_pair, self._max_line = _line_limits(limits)
-            self._max_request_line = limits.request_line
-            self._max_fields = limits.fields
-            self._timeout = limits.header_timeout
-            self._head_since: float | None = None
-            self._head_timer: Any = None
-            self._in_body = False
-            self._line = 0
-            self._fresh = False
-            self._refusal: tuple[int, str] | None = None
+            self._guard = _HeadGuard()
 
         # Connection events
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._head_since = self.loop.time()  # a new connection owes a request head
             if self._timeout is not None:
-                self._head_timer = self.loop.call_later(self._timeout, self._head_timeout)
+                guard = self._guard
+                guard.waiting_for, guard.waiting_since = _FIRST_REQUEST, self.loop.time()
+                guard.timer = self.loop.call_later(self._timeout / _TICKS, self._tick)
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._cancel_head_timer()
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            # As uvicorn's, plus: start the head clock on the first byte after a message, refuse with the status
-            # a parser callback chose, and measure the head line in progress.
+            # As Uvicorn's, plus: refuse with the status a parser callback chose, and measure the head line in
+            # progress when a read ends inside a head.
             self._unset_keepalive_if_required()
-            if self._head_since is None and not self._in_body:
-                self._head_since = self.loop.time()
+            if len(data) > self._max_pair:
+                self._guard.check_sizes = True
             try:
                 self.parser.feed_data(data)
             except httptools.HttpParserError:
-                if self._refusal is not None:
+                if self._guard.refusal is not None:
                     self._send_refusal()
                     return
                 msg = "Invalid HTTP request received."
@@ -225,20 +257,29 @@ def _httptools_protocol() -> type:
                 else:
                     self._unsupported_upgrade_warning()
                 return
-            if self._head_since is not None:
-                # The head is incomplete after this read. Bytes after the last LF are the line in progress.
-                end = data.rfind(b"\n")
-                if self._fresh:
-                    # The message began in this read; what precedes it may be the previous body. Count from the
-                    # next read: the request line is measured exactly by on_url meanwhile.
-                    self._fresh = False
-                    self._line = 0
-                elif end < 0:
-                    self._line += len(data)
-                else:
-                    self._line = len(data) - end - 1
-                if self._line > self._max_line:
-                    self._refuse(431, "Request header field too large.")
+            scope = self.scope
+            if scope is not None and (self.cycle is None or self.cycle.scope is not scope):
+                self._count_line(scope, data)
+
+        def _count_line(self, scope: Any, data: bytes) -> None:
+            """A read ended inside the head of ``scope``: the bytes after its last LF are the line in progress."""
+            guard = self._guard
+            guard.check_sizes = True
+            if len(self.headers) > self._max_fields:
+                self._refuse(431, "Too many request header fields.")
+                return
+            end = data.rfind(b"\n")
+            if scope is not guard.line_scope:
+                # The request began in this read; the bytes before it may be the previous body. Count from the
+                # next read (the request line is measured exactly by on_url meanwhile).
+                guard.line_scope = scope
+                guard.line = 0
+            elif end < 0:
+                guard.line += len(data)
+            else:
+                guard.line = len(data) - end - 1
+            if guard.line > self._max_line:
+                self._refuse(431, "Request header field too large.")
 
         def handle_websocket_upgrade(self) -> None:
             self._cancel_head_timer()
@@ -246,66 +287,70 @@ def _httptools_protocol() -> type:
 
         # Parser callbacks
 
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._fresh = True
-            if self._head_since is None:
-                self._head_since = self.loop.time()
-
         def on_url(self, url: bytes) -> None:
+            # As Uvicorn's (not called: one frame less per piece of URL), plus the limit.
             self.url += url
             if len(self.url) > self._url_room:
                 line = len(self.parser.get_method()) + len(self.url) + _LINE_OVERHEAD
                 if line > self._max_request_line:
-                    self._refusal = (414, "Request line too long.")
+                    self._guard.refusal = (414, "Request line too long.")
                     raise _Refused
 
-        def on_header(self, name: bytes, value: bytes) -> None:
-            if len(self.headers) >= self._max_fields:
-                self._refusal = (431, "Too many request header fields.")
-                raise _Refused
-            if len(name) + len(value) > self._max_pair:
-                self._refusal = (431, "Request header field too large.")
-                raise _Refused
-            super().on_header(name, value)
-
         def on_headers_complete(self) -> None:
-            self._head_since = None
-            self._in_body = True
-            if self.parser.get_http_version() not in _HTTP_VERSIONS:
-                self._refusal = _BAD_VERSION
+            headers = self.headers
+            if len(headers) > self._max_fields:
+                self._guard.refusal = (431, "Too many request header fields.")
                 raise _Refused
-            super().on_headers_complete()
+            guard = self._guard
+            if guard.check_sizes:
+                guard.check_sizes = False
+                max_pair = self._max_pair
+                for name, value in headers:
+                    if len(name) + len(value) > max_pair:
+                        guard.refusal = (431, "Request header field too large.")
+                        raise _Refused
+            on_headers_complete(self)
 
-        def on_message_complete(self) -> None:
-            self._in_body = False
-            super().on_message_complete()
+        # The header-read timer
 
-        # Refusals and the timer
-
-        def _head_timeout(self) -> None:
-            self._head_timer = None
+        def _tick(self) -> None:
+            guard = self._guard
+            guard.timer = None
             if self.transport is None or self.transport.is_closing():
                 return
-            left: float = self._timeout  # type: ignore[assignment]
-            if self._head_since is not None:
-                left = self._head_since + left - self.loop.time()
-                if left <= _TIMER_SLACK:
+            scope, cycle = self.scope, self.cycle
+            if scope is None:
+                waiting_for = _FIRST_REQUEST
+            elif cycle is None or cycle.scope is not scope:
+                waiting_for = scope  # a head under way
+            elif cycle.response_complete and self.timeout_keep_alive_task is None and not self.pipeline:
+                waiting_for = cycle  # bytes came after the response but began no request
+            else:
+                waiting_for = None  # a request is being read or answered, or keep-alive governs
+            now = self.loop.time()
+            if waiting_for is not guard.waiting_for:
+                guard.waiting_for, guard.waiting_since = waiting_for, now
+            elif waiting_for is not None and now - guard.waiting_since >= self._timeout - _TIMER_SLACK:
+                if waiting_for is cycle:  # its response is out: an answer now would be unasked for
+                    _log_refusal(self, 0, "no request came after the response, only bytes; closed.")
+                    self.transport.close()
+                else:
                     self._refuse(408, _TIMEOUT_REASON)
-                    return
-            self._head_timer = self.loop.call_later(left, self._head_timeout)
+                return
+            guard.timer = self.loop.call_later(self._timeout / _TICKS, self._tick)
 
         def _cancel_head_timer(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
+            guard = self._guard
+            if guard.timer is not None:
+                guard.timer.cancel()
+                guard.timer = None
 
         def _refuse(self, status: int, reason: str) -> None:
-            self._refusal = (status, reason)
+            self._guard.refusal = (status, reason)
             self._send_refusal()
 
         def _send_refusal(self) -> None:
-            status, reason = self._refusal  # type: ignore[misc]
+            status, reason = self._guard.refusal  # type: ignore[misc]
             _log_refusal(self, status, reason)
             self._cancel_head_timer()
             _refuse(self, status, reason, in_progress=self.cycle is not None and not self.cycle.response_complete)
@@ -335,7 +380,10 @@ def _h11_protocol() -> type:
             try:
                 event = super().next_event()
             except h11.RemoteProtocolError as exc:
-                self.refusal = (exc.error_status_hint, None)
+                status = exc.error_status_hint
+                if status == 431 and b"\n" not in bytes(self._receive_buffer):
+                    status = 414  # h11's buffer overflowed before the request line ended
+                self.refusal = (status, None)
                 raise
             if type(event) is h11.Request:
                 refusal = self._check(event)
@@ -411,7 +459,8 @@ def _h11_protocol() -> type:
             if reason is not None:
                 _log_refusal(self, status, reason)
             self._cancel_head_timer()
-            _refuse(self, status, reason or msg, in_progress=False)
+            # Once a response has started, an answer would land inside it: then just close.
+            _refuse(self, status, reason or msg, in_progress=self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE))
 
         def _head_timeout(self) -> None:
             self._head_timer = None
@@ -439,7 +488,10 @@ _TIMEOUT_REASON = "Request header read timeout."
 
 def _log_refusal(protocol: Any, status: int, reason: str) -> None:
     prefix = "%s:%d - " % protocol.client if protocol.client else ""
-    protocol.logger.warning("%sRefused with %d: %s", prefix, status, reason)
+    if status:
+        protocol.logger.warning("%sRefused with %d: %s", prefix, status, reason)
+    else:
+        protocol.logger.warning("%s%s", prefix, reason)
 
 
 def _refuse(protocol: Any, status: int, reason: str, in_progress: bool) -> None:
@@ -452,7 +504,11 @@ def _refuse(protocol: Any, status: int, reason: str, in_progress: bool) -> None:
         return
     if not in_progress:
         body = reason.encode("ascii")
-        content = [b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode("ascii"))]
+        try:
+            phrase = HTTPStatus(status).phrase.encode("ascii")
+        except ValueError:
+            phrase = b""
+        content = [b"HTTP/1.1 %d %s\r\n" % (status, phrase)]
         for name, value in protocol.server_state.default_headers:
             content.extend([name, b": ", value, b"\r\n"])
         content.extend(

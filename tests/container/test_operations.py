@@ -37,40 +37,6 @@ EVERY_FLAVOUR = ["wsgi", "asgi", "meinheld"]
 # Requests that can be in flight at once with the environment above (meinheld: one per worker).
 IN_FLIGHT = {"wsgi": 4, "asgi": 4, "meinheld": 2}
 
-# Product gaps these tests found: the tests that show them are xfail(strict=True) until the fix lands.
-GAP_MEINHELD_PATCHES_GUNICORN_LOGGER = (
-    "product gap (org/flask): MeinheldWorker.__init__, which runs in the master, replaces "
-    "gunicorn.glogging.Logger.error/.access class-wide with Meinheld's; the master's next log.error (e.g. "
-    "'Worker was sent SIGKILL! Perhaps out of memory?') raises TypeError and the master exits 1, so one "
-    "killed worker stops the container; reported to the lead (patch gmeinheld.py to hand the C server an "
-    "adapter instead)"
-)
-GAP_MEINHELD_IGNORES_MAX_REQUESTS = (
-    "product gap (org/flask): MeinheldWorker never counts requests, so MAX_REQUESTS/MAX_REQUESTS_JITTER do "
-    "nothing; reported to the lead (count in a WSGI wrapper and server.stop() at self.max_requests)"
-)
-GAP_UVICORN_DROPS_NEW_CONNECTIONS = (
-    "product gap: on graceful shutdown (SIGHUP, MAX_REQUESTS, SIGTERM) uvicorn closes every connection "
-    "that has no request parsed yet, including ones accepted just before the listener closed whose "
-    "request is on the wire: the client gets 'Remote end closed connection without response'; reported to "
-    "the lead (a UvicornWorker whose server waits briefly after closing the listeners)"
-)
-GAP_ZOMBIES_FROM_BEFORE_GUNICORN = (
-    "product gap: a child orphaned and ended before Gunicorn installs its SIGCHLD handler (e.g. a prestart's "
-    "background job) stays a zombie until some later child exits; reported to the lead (reap with "
-    "os.waitpid(-1, WNOHANG) in a when_ready hook of the default config)"
-)
-GAP_METRICS_DIR_MADE_TOO_LATE = (
-    "product gap: with DEFAULT_WORKER_CLASS=auto the start script imports the app (startup.apps probe) "
-    "before Gunicorn's on_starting creates PROMETHEUS_MULTIPROC_DIR, so a module-level prometheus_client "
-    "metric fails with FileNotFoundError and the container exits; reported to the lead"
-)
-GAP_DEAD_WORKER_FILES_KEPT = (
-    "product gap: child_exit only calls prometheus_client's mark_process_dead, which removes live-gauge "
-    "files; counter/histogram/summary files of every recycled worker stay, so the directory grows with "
-    "MAX_REQUESTS; reported to the lead (merge them into <type>_archive.db in child_exit)"
-)
-
 PROMETHEUS_CLIENT = "prometheus-client==0.26.0"
 DOWNSTREAM_APT_PACKAGE = "jq"
 
@@ -474,7 +440,7 @@ def test_docker_stop_lets_in_flight_requests_finish_and_exits_0(flavour: str, do
     "flavour",
     [
         "wsgi",
-        pytest.param("asgi", marks=pytest.mark.xfail(strict=True, reason=GAP_UVICORN_DROPS_NEW_CONNECTIONS)),
+        "asgi",
         "meinheld",
     ],
 )
@@ -506,7 +472,7 @@ def test_sighup_replaces_workers_without_failing_a_request(flavour: str) -> None
 @pytest.mark.parametrize(
     "script",
     [
-        pytest.param("orphans_early.sh", marks=pytest.mark.xfail(strict=True, reason=GAP_ZOMBIES_FROM_BEFORE_GUNICORN)),
+        "orphans_early.sh",
         "orphans_late.sh",
     ],
 )
@@ -542,7 +508,7 @@ def test_orphans_left_by_prestart_are_reaped(flavour: str, script: str) -> None:
     [
         "wsgi",
         "asgi",
-        pytest.param("meinheld", marks=pytest.mark.xfail(strict=True, reason=GAP_MEINHELD_PATCHES_GUNICORN_LOGGER)),
+        "meinheld",
     ],
 )
 def test_killed_worker_is_replaced_while_the_other_keeps_serving(flavour: str) -> None:
@@ -590,8 +556,8 @@ def test_killed_worker_is_replaced_while_the_other_keeps_serving(flavour: str) -
     "flavour",
     [
         "wsgi",
-        pytest.param("asgi", marks=pytest.mark.xfail(strict=True, reason=GAP_UVICORN_DROPS_NEW_CONNECTIONS)),
-        pytest.param("meinheld", marks=pytest.mark.xfail(strict=True, reason=GAP_MEINHELD_IGNORES_MAX_REQUESTS)),
+        "asgi",
+        "meinheld",
     ],
 )
 def test_max_requests_recycles_workers_without_failing_a_request(flavour: str) -> None:
@@ -692,7 +658,7 @@ def files_of_dead_workers(server) -> list[str]:
 @pytest.mark.parametrize(
     "flavour",
     [
-        pytest.param("wsgi", marks=pytest.mark.xfail(strict=True, reason=GAP_METRICS_DIR_MADE_TOO_LATE)),
+        "wsgi",
         "asgi",
     ],
 )
@@ -745,7 +711,6 @@ def test_metrics_keep_the_counts_of_recycled_workers(flavour: str) -> None:
 
 
 @pytest.mark.parametrize("flavour", WSGI_AND_ASGI)
-@pytest.mark.xfail(strict=True, reason=GAP_DEAD_WORKER_FILES_KEPT)
 def test_metrics_directory_stays_bounded_when_workers_are_recycled(flavour: str) -> None:
     env = {**FLAVOURS[flavour][2], **RECYCLING}
     with run_container(downstream_image(flavour), env=env, healthcheck=NO_HEALTHCHECK, tmpfs=METRICS_TMPFS) as server:

@@ -635,15 +635,10 @@ def test_empty_access_log_silences_access_lines(variant: Variant) -> None:
         assert line["accesslog"] is None, explain(server, f"expected accesslog null, got {line['accesslog']!r}")
 
 
-MEINHELD_EMPTY_ACCESS_LINES = (
-    "product bug: Meinheld writes an access line `\"- - HTTP/1.0\" 0 0 \"-\" \"-\"` whenever a connection closes "
-    "without a further request (after every keep-alive request, and for every bare TCP probe)")
-
-
 @pytest.mark.parametrize("variant", [
     pytest.param(BASE_WSGI, id="base-wsgi"),
     pytest.param(FASTAPI, id="fastapi"),
-    pytest.param(FLASK, id="flask", marks=pytest.mark.xfail(strict=True, reason=MEINHELD_EMPTY_ACCESS_LINES)),
+    pytest.param(FLASK, id="flask"),
 ])
 def test_access_log_has_lines_only_for_real_requests(variant: Variant) -> None:
     with run_container(variant.ref, env={"WEB_CONCURRENCY": "1"}) as server:

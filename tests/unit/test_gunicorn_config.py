@@ -199,7 +199,8 @@ def test_a_user_config_can_extend_the_default(gunicorn_cfg, tmp_path: Path) -> N
     cfg = gunicorn_cfg({"PORT": "8000", "KEEP_ALIVE": "4"}, user_config)
     assert cfg.workers == 9 and cfg.keepalive == 8
     assert cfg.bind == ["0.0.0.0:8000"]  # the rest is ours
-    assert cfg.on_starting.__module__ == "startup.gunicorn_config"
+    for hook in ("on_starting", "when_ready", "post_fork", "post_worker_init", "child_exit"):
+        assert getattr(cfg, hook).__module__ == "startup.gunicorn_config", f"{hook} is not the default's"
 
 
 # --- hooks ------------------------------------------------------------------------------------------------
@@ -231,14 +232,49 @@ def test_prometheus_dir_is_created_emptied_and_dead_workers_marked(
     module.on_starting(types.SimpleNamespace(cfg=cfg))
     assert metrics.is_dir() and list(metrics.iterdir()) == []
 
-    marked: list[tuple[int, str]] = []
+    calls: list[tuple[str, int, str]] = []
     fake = types.ModuleType("prometheus_client.multiprocess")
-    fake.mark_process_dead = lambda pid, path=None: marked.append((pid, path))
+    fake.mark_process_dead = lambda pid, path=None: calls.append(("marked", pid, path))
     monkeypatch.setitem(sys.modules, "prometheus_client", types.ModuleType("prometheus_client"))
     monkeypatch.setitem(sys.modules, "prometheus_client.multiprocess", fake)
     sys.modules["prometheus_client"].multiprocess = fake  # type: ignore[attr-defined]
+    from startup import prometheus_dir
+
+    monkeypatch.setattr(prometheus_dir, "fold_dead_process", lambda path, pid: calls.append(("folded", pid, path)))
     module.child_exit(None, types.SimpleNamespace(pid=4242))
-    assert marked == [(4242, str(metrics))]
+    assert calls == [("marked", 4242, str(metrics)), ("folded", 4242, str(metrics))]
+
+
+@needs_gunicorn
+def test_a_failing_metrics_fold_is_logged_and_the_master_goes_on(gunicorn_cfg, tmp_path: Path, monkeypatch) -> None:
+    gunicorn_cfg({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    import startup.gunicorn_config as module
+    from startup import prometheus_dir
+
+    fake = types.ModuleType("prometheus_client.multiprocess")
+    fake.mark_process_dead = lambda pid, path=None: None
+    monkeypatch.setitem(sys.modules, "prometheus_client", types.ModuleType("prometheus_client"))
+    monkeypatch.setitem(sys.modules, "prometheus_client.multiprocess", fake)
+    sys.modules["prometheus_client"].multiprocess = fake  # type: ignore[attr-defined]
+
+    def corrupted(path: str, pid: int) -> list[str]:
+        raise RuntimeError("Read beyond file size detected, file is corrupted.")
+
+    monkeypatch.setattr(prometheus_dir, "fold_dead_process", corrupted)
+    warnings: list[tuple] = []
+    log = types.SimpleNamespace(warning=lambda *args: warnings.append(args))
+    module.child_exit(types.SimpleNamespace(log=log), types.SimpleNamespace(pid=4242))  # must not raise
+    assert len(warnings) == 1 and "corrupted" in repr(warnings[0])
+
+
+@needs_gunicorn
+def test_without_a_metrics_directory_child_exit_does_nothing(gunicorn_cfg, monkeypatch) -> None:
+    gunicorn_cfg({})
+    import startup.gunicorn_config as module
+    from startup import prometheus_dir
+
+    monkeypatch.setattr(prometheus_dir, "fold_dead_process", lambda *_: pytest.fail("folded without a directory"))
+    module.child_exit(None, types.SimpleNamespace(pid=4242))
 
 
 @needs_gunicorn
@@ -285,3 +321,55 @@ def test_post_fork_is_harmless_for_gunicorn_workers(gunicorn_cfg) -> None:
     import startup.gunicorn_config as module
 
     module.post_fork(types.SimpleNamespace(cfg=cfg), types.SimpleNamespace())  # no uvicorn Config: nothing to do
+
+
+@needs_gunicorn
+def test_post_fork_makes_uvicorn_workers_drain_new_connections(gunicorn_cfg, monkeypatch) -> None:
+    cfg = gunicorn_cfg({})
+    import startup.gunicorn_config as module
+    from startup import uvicorn_drain
+
+    drained: list[object] = []
+    monkeypatch.setattr(uvicorn_drain, "apply_drain", drained.append)
+    worker = object()
+    module.post_fork(types.SimpleNamespace(cfg=cfg), worker)
+    assert drained == [worker]
+
+
+@pytest.mark.parametrize(
+    ("euid", "worker_uid", "home_before", "home_after"),
+    [
+        (0, 1000, "/root", "/app"),  # root master, workers switch to app: app's home
+        (0, 0, "/root", "/root"),  # RUN_AS_ROOT: no switch
+        (1000, 1000, "/", "/"),  # --user: no switch
+    ],
+)
+@needs_gunicorn
+def test_post_fork_gives_a_switching_worker_its_accounts_home(
+    gunicorn_cfg, monkeypatch, euid: int, worker_uid: int, home_before: str, home_after: str
+) -> None:
+    gunicorn_cfg({})
+    import startup.gunicorn_config as module
+    from startup import processes
+
+    monkeypatch.setattr(module.os, "geteuid", lambda: euid)
+    monkeypatch.setattr(processes, "home_after_switch", lambda uid, current: {1000: "/app"}[uid])
+    monkeypatch.setenv("HOME", home_before)
+    module.post_fork(types.SimpleNamespace(cfg=types.SimpleNamespace(uid=worker_uid)), types.SimpleNamespace())
+    assert os.environ["HOME"] == home_after
+
+
+@needs_gunicorn
+def test_when_ready_reaps_orphans_but_leaves_gunicorns_own_children(gunicorn_cfg, monkeypatch) -> None:
+    gunicorn_cfg({})
+    import startup.gunicorn_config as module
+    from startup import processes
+
+    kept: list[object] = []
+    monkeypatch.setattr(processes, "reap_exited_children", lambda keep=(): kept.append(set(keep)) or [12, 13])
+    debug: list[tuple] = []
+    log = types.SimpleNamespace(debug=lambda *args: debug.append(args))
+    module.when_ready(types.SimpleNamespace(log=log, dirty_arbiter_pid=0))
+    module.when_ready(types.SimpleNamespace(log=log, dirty_arbiter_pid=77))
+    assert kept == [set(), {77}]
+    assert len(debug) == 2 and debug[0][1] == 2

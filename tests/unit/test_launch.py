@@ -169,3 +169,55 @@ def test_auto_detection_of_a_broken_app_shows_its_traceback_and_exits_1(app_dir:
     assert caught.value.code == 1
     err = capfd.readouterr().err
     assert "RuntimeError: database unreachable" in err and 'Error: importing the app "main:app"' in err
+
+
+# --- PROMETHEUS_MULTIPROC_DIR, before the app is imported ------------------------------------------------
+
+
+def test_metrics_directory_is_prepared_when_set(tmp_path: Path) -> None:
+    directory = tmp_path / "metrics"
+    launch.prepare_metrics_dir_or_exit(settings_for({"PROMETHEUS_MULTIPROC_DIR": str(directory)}, tmp_path))
+    assert directory.is_dir()
+    launch.prepare_metrics_dir_or_exit(settings_for({}, tmp_path))  # unset: nothing to do
+
+
+def test_unwritable_metrics_directory_exits_1_with_one_line(tmp_path: Path, capsys) -> None:
+    (tmp_path / "file").write_text("")
+    settings = settings_for({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "file" / "metrics")}, tmp_path)
+    with pytest.raises(SystemExit) as caught:
+        launch.prepare_metrics_dir_or_exit(settings)
+    assert caught.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("Error: PROMETHEUS_MULTIPROC_DIR=") and "Traceback" not in err
+
+
+def test_workers_account_is_this_process_when_there_is_no_switch(tmp_path: Path) -> None:
+    assert launch.worker_account(settings_for({}, tmp_path)) == (os.geteuid(), os.getegid())
+    switching = replace(settings_for({}, tmp_path), worker_user="4242", worker_group=0)
+    assert launch.worker_account(switching) == (4242, 0)
+
+
+@pytest.mark.parametrize("script", ["start", "reload"])
+def test_metrics_directory_is_prepared_before_the_app_is_imported(monkeypatch, tmp_path: Path, script: str) -> None:
+    from startup import reload
+
+    steps: list[str] = []
+    settings = settings_for({"DEFAULT_WORKER_CLASS": "auto"}, tmp_path)
+
+    class Exec(Exception):
+        pass
+
+    def exec_server(argv, env):
+        steps.append("exec")
+        raise Exec
+
+    monkeypatch.setattr(launch, "run_prestart", lambda env: steps.append("prestart") or dict(env))
+    monkeypatch.setattr(launch, "load_settings_or_exit", lambda env: steps.append("settings") or settings)
+    monkeypatch.setattr(launch, "prepare_metrics_dir_or_exit", lambda s: steps.append("metrics dir"))
+    monkeypatch.setattr(launch, "app_module_or_exit", lambda env: "main:app")
+    monkeypatch.setattr(launch, "config_chooses_worker_class", lambda s, env: (False, False))
+    monkeypatch.setattr(launch, "detect_asgi", lambda *args: steps.append("import app") or False)
+    monkeypatch.setattr(launch, "exec_server", exec_server)
+    with pytest.raises(Exec):
+        (start if script == "start" else reload).main()
+    assert steps == ["prestart", "settings", "metrics dir", "import app", "exec"]
