@@ -31,13 +31,15 @@ from pathlib import Path
 import docker
 
 import images
+from load import netns_usable
 from plan import FULL, PLANS, PYTHON, SIZE_ONLY, SMOKE, ImagePlan, Settings, cells
 from report import RunInfo, render_chart, render_markdown
 from results import CaseRun, Target, all_targets
 from runner import run_case
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CASE_OVERHEAD_S = 6  # start, settle, memory reading, removal: for the time estimate only
+CASE_OVERHEAD_S = 3  # start, memory reading, removal: for the time estimate only
+BUSY_LOAD = 1.0  # a 1-minute load average above this before the rounds means something else is running
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -45,10 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="a quick check that every server answers (CI)")
     parser.add_argument("--images", nargs="+", choices=[plan.image for plan in PLANS], help="only these images")
     parser.add_argument("--rounds", type=int, help="rounds of every server (full: 3)")
-    parser.add_argument("--duration", type=int, help="seconds per wrk run (full: 5)")
+    parser.add_argument("--duration", type=int, help="seconds per wrk run (full: 4)")
     parser.add_argument("--concurrency", type=int, action="append", help="wrk connections (repeatable; full: 64 256)")
     parser.add_argument("--no-build", action="store_true",
                         help="use the family images as they are instead of running tools/build.py first")
+    parser.add_argument("--via", choices=["auto", "netns", "published"], default="auto",
+                        help="how wrk reaches 127.0.0.1 (see bench/load.py); auto: netns when allowed (root)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a performance target is missed")
     parser.add_argument("--output", type=Path, help="where to write <name>.md/.png/.json "
                         "(default: bench/results, smoke runs: bench/results/tmp)")
@@ -84,7 +88,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def run_info(client: docker.DockerClient, minutes: float) -> RunInfo:
+def run_info(client: docker.DockerClient, minutes: float, in_netns: bool, load_before: float) -> RunInfo:
     wrk = _command_output(["wrk", "-v"]).splitlines()
     return RunInfo(
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -96,6 +100,8 @@ def run_info(client: docker.DockerClient, minutes: float) -> RunInfo:
         revision=_command_output(["git", "-C", str(images.ROOT), "describe", "--always", "--dirty"]),
         python=PYTHON,
         minutes=minutes,
+        via="netns" if in_netns else "published",
+        load_before=load_before,
     )
 
 
@@ -127,13 +133,13 @@ def _progress(case: CaseRun, settings: Settings) -> str:
 
 
 def run_rounds(client: docker.DockerClient, plans: list[ImagePlan], bench_refs: dict[str, str],
-               settings: Settings, run_id: str) -> list[CaseRun]:
+               settings: Settings, run_id: str, in_netns: bool) -> list[CaseRun]:
     """Every server of every image once per round, in the same order each round (A B C A B C ...)."""
     runs: list[CaseRun] = []
     for round_no in range(1, settings.rounds + 1):
         for plan in plans:
             for server in plan.servers:
-                case = run_case(client, bench_refs[plan.image], plan, server, settings, round_no, run_id)
+                case = run_case(client, bench_refs[plan.image], plan, server, settings, round_no, run_id, in_netns)
                 print(f"[round {round_no}/{settings.rounds} {plan.image} {server.key}] {_progress(case, settings)}",
                       flush=True)
                 runs.append(case)
@@ -173,21 +179,29 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 1
+    in_netns = options.via == "netns" or (options.via == "auto" and netns_usable())
+    if options.via == "netns" and not netns_usable():
+        print("--via netns needs root and nsenter", file=sys.stderr)
+        return 1
     client = docker.from_env(timeout=900)
     client.ping()
     started = time.monotonic()
     run_id = uuid.uuid4().hex[:6]
     print(f"bench run {run_id}: {'smoke' if settings.smoke else 'full'}, {settings.rounds} round(s), "
           f"{settings.duration_s} s per wrk run, connections {settings.concurrencies}, "
+          f"wrk via {'netns' if in_netns else 'published port'}, "
           f"measuring about {estimate_minutes(plans, settings):.0f} min after the builds", flush=True)
     try:
         bench_refs, sizes = build_everything(client, plans, size_images, build_family=not options.no_build)
     except (images.BuildFailed, docker.errors.DockerException) as error:
         print(f"build failed: {error}", file=sys.stderr)
         return 1
-    runs = run_rounds(client, plans, bench_refs, settings, run_id)
+    load_before = os.getloadavg()[0]
+    if load_before > BUSY_LOAD:
+        print(f"note: the machine is busy (load average {load_before:.2f}); expect noisy numbers", flush=True)
+    runs = run_rounds(client, plans, bench_refs, settings, run_id, in_netns)
     targets = all_targets(runs, plans, cells(settings), sizes)
-    info = run_info(client, (time.monotonic() - started) / 60)
+    info = run_info(client, (time.monotonic() - started) / 60, in_netns, load_before)
     markdown = render_markdown(info, settings, plans, cells(settings), runs, sizes, targets, org=images.project.ORG)
     output = options.output or (RESULTS / "tmp" if settings.smoke else RESULTS)
     written = write_results(output, "smoke" if settings.smoke else "latest", markdown, info, settings, plans, runs,

@@ -23,6 +23,16 @@ class RunInfo:
     revision: str
     python: str
     minutes: float
+    via: str  # how wrk reached the server: "netns" or "published" (bench/load.py)
+    load_before: float  # the machine's 1-minute load average when the rounds began (idle: near 0)
+
+
+VIA = {
+    "netns": "against 127.0.0.1:80 inside the container's network namespace (wrk under `nsenter --net`, "
+             "so Docker's port proxy is not in the path)",
+    "published": "against the container's port published on 127.0.0.1 (through Docker's port proxy, which "
+                 "costs as much CPU as a fast server and squeezes the ratios towards 1)",
+}
 
 
 def format_rps(value: float) -> str:
@@ -116,13 +126,16 @@ def render_markdown(info: RunInfo, settings: Settings, plans: Sequence[ImagePlan
     rounds = "one round" if settings.rounds == 1 else f"medians of {settings.rounds} interleaved rounds"
     lines = [
         f"Measured {info.date} on {info.cpus} × {info.cpu_model} (Linux {info.kernel}, Docker {info.docker}), "
-        f"Python {info.python}, revision {info.revision}; the run took {info.minutes:.0f} min.",
+        f"Python {info.python}, revision {info.revision}; the run took {info.minutes:.0f} min; load average "
+        f"{info.load_before:.2f} when the rounds began.",
         "",
         f"Every server runs {WORKERS} workers with no access log, in the "
         "same container image (the image under test plus uWSGI and Granian, pinned in `bench/requirements.txt`) "
         "serving the same app. Load: "
-        f"{info.wrk}, {settings.wrk_threads} thread, {settings.duration_s} s per run, against the container's port "
-        f"published on 127.0.0.1; {rounds} (A B C A B C …). Each value is followed by its ratio to the best in its "
+        f"{info.wrk}, {settings.wrk_threads} thread, {settings.duration_s} s per run, {VIA[info.via]}; "
+        f"{rounds} (A B C A B C …), a fresh container per server and round. Cold start: from `docker run` to "
+        "the first 200, polled. Idle memory: what `docker stats` shows, after the first 200 and a settling "
+        f"{settings.settle_s:.0f} s. Each value is followed by its ratio to the best in its "
         "column (throughput: higher is better; cold start and memory: lower is better). Load generator and "
         "servers share the machine, so only ratios mean anything.",
     ]
@@ -176,8 +189,9 @@ def render_chart(path: Path, plans: Sequence[ImagePlan], cells: Sequence[str], r
         axis.set_title(f"{plan.image} ({plan.framework})", loc="left", fontsize=11)
         axis.set_xlabel("requests per second")
         axis.grid(axis="x", alpha=0.3)
-    axes[0, 0].legend(loc="lower right", fontsize=8)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="upper center", ncol=len(cells), fontsize=8, bbox_to_anchor=(0.5, 0.975))
     figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.96))
     figure.savefig(path, dpi=110)
     plt.close(figure)

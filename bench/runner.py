@@ -9,7 +9,7 @@ import time
 
 import docker
 
-from load import LOOPBACK, LoadError, run_wrk
+from load import LOOPBACK, Address, LoadError, run_wrk
 from plan import CONTAINER_PORT, ENDPOINTS, HELLO, Endpoint, ImagePlan, Server, Settings, cell_key
 from results import CaseRun
 
@@ -91,8 +91,11 @@ def check_endpoints(port: int, endpoints: tuple[Endpoint, ...] = ENDPOINTS) -> N
 
 
 def run_case(client: docker.DockerClient, image_ref: str, plan: ImagePlan, server: Server, settings: Settings,
-             round_no: int, run_id: str) -> CaseRun:
-    """Start the server, measure it, remove the container. A server that fails is recorded, not raised."""
+             round_no: int, run_id: str, in_netns: bool) -> CaseRun:
+    """Start the server, measure it, remove the container. A server that fails is recorded, not raised.
+
+    Readiness is polled on the port published on 127.0.0.1 (what a user's client sees); wrk goes there
+    too, or, with `in_netns`, to 127.0.0.1:80 inside the container's network namespace (see load.py)."""
     case = CaseRun(plan.image, server.key, round_no)
     port = free_port()
     name = f"bench-{run_id}-{plan.image}-{server.key}-r{round_no}"
@@ -108,18 +111,24 @@ def run_case(client: docker.DockerClient, image_ref: str, plan: ImagePlan, serve
         check_endpoints(port)
         time.sleep(settings.settle_s)
         case.memory_bytes = memory_in_use(container.stats(stream=False, one_shot=True))
-        run_wrk(port, HELLO.path, max(settings.concurrencies), settings.warmup_s, settings.wrk_threads)
+        container.reload()  # the attributes `run` returned predate the start: no process id yet
+        address = Address(CONTAINER_PORT, container.attrs["State"]["Pid"]) if in_netns else Address(port)
+        run_wrk(address, HELLO.path, max(settings.concurrencies), settings.warmup_s, settings.wrk_threads)
         for endpoint in ENDPOINTS:
             for concurrency in settings.concurrencies:
                 case.loads[cell_key(endpoint.name, concurrency)] = run_wrk(
-                    port, endpoint.path, concurrency, settings.duration_s, settings.wrk_threads)
+                    address, endpoint.path, concurrency, settings.duration_s, settings.wrk_threads)
     except (ServerFailed, LoadError, OSError, http.client.HTTPException, docker.errors.DockerException) as error:
         logs = _log_tail(container) if container is not None else ""
         case.failure = f"{error}" + (f"\n--- last log lines of {name}:\n{logs}" if logs else "")
     finally:
-        if container is not None:
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+        remove_container(client, name)
     return case
+
+
+def remove_container(client: docker.DockerClient, name: str) -> None:
+    """Remove a container of ours by its name, running or not, even one whose start failed half-way."""
+    try:
+        client.containers.get(name).remove(force=True)
+    except docker.errors.NotFound:
+        pass

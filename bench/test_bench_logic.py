@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import Load, LoadError, failure, parse_wrk_output, wrk_command  # noqa: E402
+from load import Address, Load, LoadError, failure, parse_wrk_output, wrk_command  # noqa: E402
 from plan import FULL, JSON, PLANS, SMOKE, ImagePlan, Server, cells  # noqa: E402
 from report import (  # noqa: E402
     RunInfo, format_mb, format_ratio, format_rps, format_spread, image_table, markdown_table, render_markdown,
@@ -83,9 +83,15 @@ def test_a_run_fails_only_when_the_server_did_not_really_answer(requests: int, s
 
 
 def test_wrk_targets_loopback_only_and_is_bounded_in_time() -> None:
-    command = wrk_command(40000, "/json", 64, 5, 1)
-    assert command[-1] == "http://127.0.0.1:40000/json"
+    command = wrk_command(Address(40000), "/json", 64, 5, 1)
+    assert command[0] == "wrk" and command[-1] == "http://127.0.0.1:40000/json"
     assert "--duration=5s" in command and "--connections=64" in command and "--threads=1" in command
+
+
+def test_wrk_in_a_network_namespace_targets_that_namespace_loopback() -> None:
+    command = wrk_command(Address(80, netns_pid=4242), "/", 256, 2, 1)
+    assert command[:4] == ["nsenter", "--target=4242", "--net", "wrk"]
+    assert command[-1] == "http://127.0.0.1:80/"
 
 
 # medians, ratios, targets -------------------------------------------------------------------------------------
@@ -223,7 +229,7 @@ def test_targets_table_flags_pass_and_miss() -> None:
 
 def test_report_names_date_machine_targets_and_failures() -> None:
     info = RunInfo("2026-11-21 13:00 UTC", 2, "Intel(R) Xeon(R) Processor", "6.1", "20.10", "wrk 4.1.0", "abc123",
-                   "3.11", 19.0)
+                   "3.11", 19.0, "netns", 0.1)
     runs = [case("default", 1, 100.0), case("bare", 1, 100.0),
             CaseRun("demo", "other", 1, failure="no 200 on / within 60s\nlog line")]
     targets = all_targets(runs, [PLAN], ["hello c64"], {"demo": (100, 100)})

@@ -212,8 +212,9 @@ add(
     Case("cl-decimal-point", "smuggling", cl_value(b"%d.0" % len(HIDDEN)), REFUSE, "a decimal point"),
     Case("cl-trailing-junk", "smuggling", cl_value(b"%dx" % len(HIDDEN)), REFUSE, "junk after the digits"),
     Case("cl-empty", "smuggling", cl_value(b""), REFUSE, "an empty Content-Length"),
-    Case("cl-overflow", "smuggling", cl_value(b"18446744073709551616" + b"%d" % len(HIDDEN)), REFUSE,
-         "a length that overflows 64 bits"),
+    Case("cl-overflow", "smuggling", cl_value(b"18446744073709551616"), EITHER,
+         "2**64 wraps to 0 in a 64-bit parser, which would then run the hidden request; waiting for 2**64 bytes"
+         " or refusing are fine"),
     Case("cl-leading-zeros", "smuggling", cl_value(b"000%d" % len(HIDDEN)), EITHER,
          "leading zeros are digits: the hidden request is body", body_len=len(HIDDEN)),
     Case("cl-space-before-colon", "smuggling",
@@ -294,11 +295,16 @@ add(
 # --- versions and request lines -------------------------------------------------------------------------------
 
 add(
-    Case("http-2.0", "version", request(version=b"HTTP/2.0"), REFUSE, "HTTP/2.0 is not an HTTP/1 request"),
+    Case("http-2.0", "version", request(version=b"HTTP/2.0"), EITHER,
+         "an HTTP/2.0 request line (not the HTTP/2 preface): Gunicorn refuses it, llhttp (Uvicorn) serves it as"
+         " HTTP/1.x; neither frames it differently"),
     Case("http-9.9", "version", request(version=b"HTTP/9.9"), REFUSE, "no such version"),
     Case("http-1.2", "version", request(version=b"HTTP/1.2"), EITHER,
          "a higher minor version may be served as HTTP/1.1 (RFC 9110 2.5)"),
-    Case("http-0.9", "version", b"GET " + TARGET + b"\r\n\r\n", REFUSE, "an HTTP/0.9 request line"),
+    Case("http-0.9", "version", b"GET " + TARGET + b"\r\n\r\n", EITHER,
+         "an HTTP/0.9 request line: Gunicorn refuses it, llhttp (Uvicorn) serves it"),
+    Case("http2-preface", "version", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", REFUSE,
+         "the HTTP/2 connection preface on an HTTP/1 port"),
     Case("http-1.10", "version", request(version=b"HTTP/1.10"), REFUSE, "two-digit minor version"),
     Case("http-01.1", "version", request(version=b"HTTP/01.1"), REFUSE, "two-digit major version"),
     Case("http-lower-case", "version", request(version=b"http/1.1"), REFUSE, "the version is case-sensitive"),
@@ -403,7 +409,8 @@ add(
     Case("slowloris-headers", "slow", b"GET " + TARGET + b" HTTP/1.1\r\n" + HOST, EITHER,
          "one header line every 0.5 s for 6 s; others must be served meanwhile", kind=TRICKLE,
          piece=b"X-Slow: 1\r\n", interval=0.5, duration=6.0),
-    Case("slow-request-line", "slow", b"G", EITHER, "one byte of the request line every 0.25 s for 6 s",
+    Case("slow-request-line", "slow", b"GET " + TARGET + b"?", EITHER,
+         "one byte of the request line every 0.25 s for 6 s",
          kind=TRICKLE, piece=b"a", interval=0.25, duration=6.0),
     Case("slow-body", "slow", request(b"POST", headers=(b"Content-Length: 1000",)), EITHER,
          "one byte of body every 0.25 s for 6 s", kind=TRICKLE, piece=b"a", interval=0.25, duration=6.0),
