@@ -10,7 +10,18 @@ from __future__ import annotations
 import os
 from typing import NoReturn
 
-from startup import launch
+from startup import launch, workers
+
+# Threads per gthread worker when THREADS is unset: one slow client holds one thread while it trickles
+# its request, so a single thread per worker would let it stall every other client of that worker.
+DEFAULT_GTHREAD_THREADS = 4
+
+
+def with_default_threads(env: dict[str, str], worker_class: str | None) -> dict[str, str]:
+    """THREADS=4 for the gthread worker unless THREADS is set (the config turns it into `threads`)."""
+    if worker_class in (workers.WSGI_DEFAULT, "gunicorn.workers.gthread.ThreadWorker") and not env.get("THREADS"):
+        return {**env, "THREADS": str(DEFAULT_GTHREAD_THREADS)}
+    return env
 
 
 def gunicorn_command(config: str, worker_class: str | None, app_module: str) -> list[str]:
@@ -27,6 +38,7 @@ def main() -> NoReturn:
     worker_class = launch.worker_class_argument(
         settings, config_sets, cmd_args_set, app_is_asgi=lambda: launch.detect_asgi(app_module, env, settings)
     )
+    env = with_default_threads(env, worker_class)
     launch.exec_server(gunicorn_command(str(settings.gunicorn_conf), worker_class, app_module), env)
 
 

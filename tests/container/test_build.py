@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT, TEST_PYTHON, project, require_image
+from docker_support import ROOT, TEST_PYTHON, project, require_image
 
 
 def test_rebuilding_an_unchanged_image_is_all_cache() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import project, require_image, run_container
+from docker_support import project, require_image, run_container
 
 EXPECTED = {  # image -> (framework in the example's answer, worker the example must be served by)
     "base": ("wsgi", "gthread"),

@@ -23,7 +23,7 @@ from pathlib import Path
 import machine  # tools/, on sys.path through conftest
 import pytest
 import requests
-from conftest import APPS, build_app_image, docker_client, project, require_image, run_container
+from docker_support import APPS, build_app_image, docker_client, project, require_image, run_container
 from docker.errors import APIError, BuildError
 
 # flavour -> (image, fixture app, environment that fixes how many requests it serves at once)

@@ -22,7 +22,7 @@ from pathlib import Path
 import machine  # tools/, on sys.path through conftest
 import pytest
 import requests
-from conftest import ROOT, Running, build_app_image, free_port, require_image, run_container
+from docker_support import ROOT, Running, build_app_image, free_port, require_image, run_container
 from docker.errors import APIError
 from test_operations import (
     PIP_INSTALL,

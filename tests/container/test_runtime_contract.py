@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
-from conftest import Running, build_app_image, docker_client, require_image, run_container
+from docker_support import Running, build_app_image, docker_client, require_image, run_container
 
 T = TypeVar("T")
 

@@ -414,10 +414,10 @@ add(
          kind=TRICKLE, piece=b"a", interval=0.25, duration=6.0),
     Case("slow-body", "slow", request(b"POST", headers=(b"Content-Length: 1000",)), EITHER,
          "one byte of body every 0.25 s for 6 s", kind=TRICKLE, piece=b"a", interval=0.25, duration=6.0),
-    Case("idle-connections", "slow", b"", EITHER, "200 connections that send nothing, held 4 s",
-         kind=CONNECTIONS, count=200, duration=4.0),
+    Case("idle-connections", "slow", b"", EITHER, "200 connections that send nothing, held 6 s",
+         kind=CONNECTIONS, count=200, duration=6.0),
     Case("partial-head-connections", "slow", b"GET " + TARGET + b" HTTP/1.1\r\n" + HOST, EITHER,
-         "200 connections that send half a head, held 4 s", kind=CONNECTIONS, count=200, duration=4.0),
+         "200 connections that send half a head, held 6 s", kind=CONNECTIONS, count=200, duration=6.0),
 )
 
 # --- floods -------------------------------------------------------------------------------------------------------

@@ -221,3 +221,18 @@ def test_metrics_directory_is_prepared_before_the_app_is_imported(monkeypatch, t
     with pytest.raises(Exec):
         (start if script == "start" else reload).main()
     assert steps == ["prestart", "settings", "metrics dir", "import app", "exec"]
+
+
+@pytest.mark.parametrize(
+    ("worker_class", "env", "threads"),
+    [
+        ("gthread", {}, "4"),
+        ("gunicorn.workers.gthread.ThreadWorker", {}, "4"),
+        ("gthread", {"THREADS": "2"}, "2"),
+        ("sync", {}, None),  # threads > 1 would turn Gunicorn's sync worker into gthread
+        ("uvicorn_worker.UvicornWorker", {}, None),
+        (None, {}, None),  # the config file chooses the class: its own threads apply
+    ],
+)
+def test_gthread_gets_four_threads_unless_threads_is_set(worker_class, env, threads) -> None:
+    assert start.with_default_threads(env, worker_class).get("THREADS") == threads

@@ -1,0 +1,166 @@
+"""What every container test stands on: which images exist, throw-away `FROM <image>` builds of the
+fixture app trees, and containers that are polled for readiness and always removed. Imported by the
+tests as `docker_support` (a module of its own, not a conftest: pytest keeps one `conftest` module name).
+
+Full tests run on one Python (env TEST_PYTHON, default: the project's default); smoke tests run on every
+supported Python that was built.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import sys
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import project  # noqa: E402
+
+APPS = Path(__file__).resolve().parent / "apps"
+TEST_PYTHON = os.environ.get("TEST_PYTHON") or project.DEFAULT_PYTHON
+LOG_TAIL = 30
+
+
+def docker_client():
+    import docker
+
+    return docker.from_env(timeout=300)
+
+
+def image_exists(ref: str) -> bool:
+    import docker.errors
+
+    try:
+        docker_client().images.get(ref)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def why_not_built(image: str, python: str) -> str | None:
+    """Why an image may legitimately be missing for a Python, or None when it must exist."""
+    unavailable = ROOT / image / "locks" / f"py{python}.unavailable"
+    if unavailable.is_file():
+        return f"{image} cannot be had on Python {python}: {unavailable.read_text().strip()}"
+    if project.debian_suite(python) is None and not image_exists(f"python:{python}-slim"):
+        return f"python:{python}-slim cannot be pulled here and no Debian suite ships python{python}"
+    return None
+
+
+def require_image(image: str, python: str = TEST_PYTHON) -> str:
+    """The image's ref; a legitimate absence skips with its reason, any other absence fails."""
+    ref = project.image_ref(image, python)
+    if image_exists(ref):
+        return ref
+    reason = why_not_built(image, python)
+    if reason:
+        pytest.skip(reason)
+    pytest.fail(f"{ref} is not built: run `make build-all` (or `make build-{image} PY={python}`) first")
+
+
+def build_app_image(image_ref: str, app: str, dockerfile_extra: str = "") -> str:
+    """Build `FROM <image_ref>` + `COPY . /app` from tests/apps/<app>/, as a user would; returns its tag."""
+    context = APPS / app
+    dockerfile = f"FROM {image_ref}\nCOPY . /app\n{dockerfile_extra}"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(context.rglob("*")):
+            if "__pycache__" not in path.parts:
+                tar.add(path, arcname=str(path.relative_to(context)), recursive=False)
+        data = dockerfile.encode()
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    tag = f"test-app/{app}:{image_ref.replace('/', '-').replace(':', '-')}-{uuid.uuid5(uuid.NAMESPACE_OID, dockerfile).hex[:8]}"
+    docker_client().images.build(fileobj=buffer, custom_context=True, tag=tag, rm=True, forcerm=True)
+    return tag
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Running:
+    container: object
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def logs(self) -> str:
+        return self.container.logs().decode(errors="replace")
+
+    def tail(self) -> str:
+        return "\n".join(self.logs().splitlines()[-LOG_TAIL:])
+
+    def status(self) -> str:
+        self.container.reload()
+        return self.container.status
+
+    def wait_http(self, path: str = "/", timeout: float = 30.0):
+        """Poll until `path` answers; return the response. Fails with the container's last log lines."""
+        import requests
+
+        deadline = time.monotonic() + timeout
+        last_error = ""
+        while time.monotonic() < deadline:
+            try:
+                return requests.get(self.url + path, timeout=5)
+            except requests.RequestException as error:
+                last_error = str(error)
+            if self.status() == "exited":
+                break
+            time.sleep(0.2)
+        pytest.fail(f"no answer on {path} within {timeout}s ({last_error}); container {self.status()}; "
+                    f"last logs:\n{self.tail()}")
+
+    def wait_log(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            logs = self.logs()
+            if text in logs:
+                return logs
+            time.sleep(0.2)
+        pytest.fail(f"log line {text!r} not seen within {timeout}s; last logs:\n{self.tail()}")
+
+    def wait_exit(self, timeout: float = 30.0) -> int:
+        try:
+            return int(self.container.wait(timeout=timeout)["StatusCode"])
+        except Exception:
+            pytest.fail(f"container still running after {timeout}s; last logs:\n{self.tail()}")
+
+    def exec(self, command: list[str] | str, user: str = "") -> tuple[int, str]:
+        code, output = self.container.exec_run(command, user=user)
+        return code, output.decode(errors="replace")
+
+
+@contextmanager
+def run_container(image: str, env: dict[str, str] | None = None, port: int = 80, **options) -> Iterator[Running]:
+    """Start a container with `port` published on a free loopback port; always removed afterwards."""
+    host_port = free_port()
+    container = docker_client().containers.run(
+        image, detach=True, name=f"test-{uuid.uuid4().hex[:12]}", environment=env or {},
+        ports={f"{port}/tcp": ("127.0.0.1", host_port)}, **options,
+    )
+    try:
+        yield Running(container, host_port)
+    finally:
+        try:
+            container.remove(force=True)
+        except Exception:
+            pass

@@ -1,0 +1,149 @@
+"""The ``hostile_server`` fixture: each image under test serving the hostile-HTTP fixture app.
+
+For each image in ``HOSTILE_IMAGES`` (space-separated; default ``org/base:py3.11 org/flask:py3.11
+org/fastapi:py3.11 org/starlette:py3.11``) it builds a throw-away ``FROM <image>`` with the fixture app of
+``tests/hostile/app/`` (the WSGI one for base and flask, the ASGI one for fastapi and starlette; ``image@asgi``
+or ``image@wsgi`` picks the other), runs it with the image's default worker and one worker process (so a stalled
+or crashed worker shows), published on a random loopback port, waits until it answers, and yields ``(host,
+port)``. An image that is not built here fails the tests, saying so. Containers are named ``hostile-<uuid>`` and
+removed, with their image, at teardown.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import os
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from docker_support import TEST_PYTHON, project
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_IMAGES = " ".join(project.image_ref(image, TEST_PYTHON) for image in project.IMAGES)
+ASGI_IMAGES = {"fastapi", "starlette"}
+READY_WAIT = 90.0
+LOG_TAIL = 40
+LINE_MAX = 240  # access-log lines of the huge cases are megabytes long
+
+
+def image_name(image: str) -> str:
+    """``org/fastapi:py3.11`` -> ``fastapi``."""
+    return image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
+
+
+def images_under_test() -> list[tuple[str, str]]:
+    """(image, app kind) for each entry of HOSTILE_IMAGES."""
+    entries = []
+    for entry in (os.environ.get("HOSTILE_IMAGES") or DEFAULT_IMAGES).split():
+        image, _, app = entry.partition("@")
+        app = app or ("asgi" if image_name(image) in ASGI_IMAGES else "wsgi")
+        if app not in ("asgi", "wsgi"):
+            raise pytest.UsageError(f"HOSTILE_IMAGES entry {entry!r}: the app after @ must be asgi or wsgi")
+        entries.append((image, app))
+    return entries
+
+
+class HostileServer(tuple):
+    """``(host, port)`` of a running fixture container, with what a failure message needs."""
+
+    def __new__(cls, host: str, port: int, image: str, app: str, container: object) -> HostileServer:
+        server = super().__new__(cls, (host, port))
+        server.image, server.app, server.container = image, app, container
+        return server
+
+    @property
+    def name(self) -> str:
+        return image_name(self.image)
+
+    def tail(self, lines: int = LOG_TAIL) -> str:
+        try:
+            logs = self.container.logs(tail=lines).decode(errors="replace")
+        except Exception as exc:  # the container may be gone; the failure message must still be written
+            return f"(no logs: {exc!r})"
+        return "\n".join(line if len(line) <= LINE_MAX else line[:LINE_MAX] + f"... ({len(line)} chars)"
+                         for line in logs.splitlines())
+
+
+def _build_context(image: str, app: str) -> io.BytesIO:
+    """A build context: the fixture app as /app/hostile_app.py on top of ``image``."""
+    dockerfile = f"FROM {image}\nCOPY hostile_app.py /app/hostile_app.py\n".encode()
+    source = (HERE / "app" / app / "hostile_app.py").read_bytes()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in (("Dockerfile", dockerfile), ("hostile_app.py", source)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def _wait_ready(container, timeout: float = READY_WAIT) -> int:
+    """Poll until the published port answers ``GET /__pid`` with 200; the host port."""
+    deadline = time.monotonic() + timeout
+    error = "not started"
+    while time.monotonic() < deadline:
+        container.reload()
+        if container.status in ("exited", "dead"):
+            break
+        bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get("80/tcp") or []
+        if bindings:
+            port = int(bindings[0]["HostPort"])
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
+            try:
+                conn.request("GET", "/__pid")
+                response = conn.getresponse()
+                response.read()
+                if response.status == 200:
+                    return port
+                error = f"GET /__pid answered {response.status}"
+            except (OSError, http.client.HTTPException) as exc:
+                error = repr(exc)
+            finally:
+                conn.close()
+        time.sleep(0.2)
+    logs = container.logs(tail=LOG_TAIL).decode(errors="replace")
+    pytest.fail(f"the fixture app did not answer within {timeout:.0f}s ({error}); container {container.status}; "
+                f"last logs:\n{logs}")
+
+
+def _param_id(entry: tuple[str, str]) -> str:
+    """``org/fastapi:py3.11`` with the asgi app -> ``fastapi-py3.11-asgi``."""
+    image, app = entry
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
+    return f"{image_name(image)}-{tag}-{app}"
+
+
+@pytest.fixture(scope="session", params=images_under_test(), ids=_param_id)
+def hostile_server(request) -> Iterator[HostileServer]:
+    import docker
+
+    image, app = request.param
+    client = docker.from_env(timeout=300)
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        pytest.fail(f"{image} is not built on this machine (run `make build-all` first)")
+    name = f"hostile-{uuid.uuid4().hex[:12]}"
+    tag = f"{name}:latest"
+    client.images.build(fileobj=_build_context(image, app), custom_context=True, tag=tag, rm=True, forcerm=True)
+    container = None
+    try:
+        container = client.containers.run(
+            tag, detach=True, name=name,
+            environment={"MODULE_NAME": "hostile_app", "VARIABLE_NAME": "app", "WEB_CONCURRENCY": "1"},
+            ports={"80/tcp": ("127.0.0.1", None)},
+        )
+        port = _wait_ready(container)
+        yield HostileServer("127.0.0.1", port, image, app, container)
+    finally:
+        if container is not None:
+            container.remove(force=True)
+        client.images.remove(tag, force=True)
