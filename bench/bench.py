@@ -16,12 +16,14 @@ performance targets are reported, and fail the run only with --strict.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -32,10 +34,10 @@ import docker
 
 import images
 from load import netns_usable
-from plan import FULL, PLANS, PYTHON, SIZE_ONLY, SMOKE, ImagePlan, Settings, cells
+from plan import ENDPOINTS, FULL, PLANS, PYTHON, SIZE_ONLY, SMOKE, ImagePlan, Settings, cells
 from report import RunInfo, render_chart, render_markdown
 from results import CaseRun, Target, all_targets
-from runner import run_case
+from runner import ServerRun, remove_run_containers
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CASE_OVERHEAD_S = 3  # start, memory reading, removal: for the time estimate only
@@ -122,7 +124,7 @@ def build_everything(client: docker.DockerClient, plans: list[ImagePlan], size_i
     return bench_refs, sizes
 
 
-def _progress(case: CaseRun, settings: Settings) -> str:
+def _progress(case: CaseRun) -> str:
     if case.failure:
         return "FAILED: " + case.failure
     parts = [f"cold start {case.cold_start_s:.2f} s"]
@@ -134,15 +136,24 @@ def _progress(case: CaseRun, settings: Settings) -> str:
 
 def run_rounds(client: docker.DockerClient, plans: list[ImagePlan], bench_refs: dict[str, str],
                settings: Settings, run_id: str, in_netns: bool) -> list[CaseRun]:
-    """Every server of every image once per round, in the same order each round (A B C A B C ...)."""
+    """Round after round, image after image: start each server in a fresh container, one after the other
+    (cold start, idle memory), then measure each throughput cell on every server back to back
+    (A B C A B C ...), so the servers compared in a cell ran seconds apart, not minutes."""
     runs: list[CaseRun] = []
     for round_no in range(1, settings.rounds + 1):
         for plan in plans:
-            for server in plan.servers:
-                case = run_case(client, bench_refs[plan.image], plan, server, settings, round_no, run_id, in_netns)
-                print(f"[round {round_no}/{settings.rounds} {plan.image} {server.key}] {_progress(case, settings)}",
-                      flush=True)
-                runs.append(case)
+            with contextlib.ExitStack() as stack:
+                servers = [stack.enter_context(ServerRun(client, bench_refs[plan.image], plan.image, server, settings,
+                                                         round_no, run_id, in_netns))
+                           for server in plan.servers]
+                for endpoint in ENDPOINTS:
+                    for concurrency in settings.concurrencies:
+                        for server in servers:
+                            server.measure(endpoint, concurrency)
+            for server in servers:
+                print(f"[round {round_no}/{settings.rounds} {plan.image} {server.case.server}] "
+                      f"{_progress(server.case)}", flush=True)
+                runs.append(server.case)
     return runs
 
 
@@ -171,7 +182,12 @@ def write_results(output: Path, name: str, markdown: str, info: RunInfo, setting
     return [markdown_path, chart_path, json_path]
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so a SIGTERM (a cancelled CI job) removes the containers like Ctrl-C does
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     options = parse_args(argv)
     settings = settings_from(options)
     plans = [plan for plan in PLANS if not options.images or plan.image in options.images]
@@ -199,7 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     if load_before > BUSY_LOAD:
         print(f"note: the machine is busy (load average {load_before:.2f}); expect noisy numbers", flush=True)
-    runs = run_rounds(client, plans, bench_refs, settings, run_id, in_netns)
+    try:
+        runs = run_rounds(client, plans, bench_refs, settings, run_id, in_netns)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        remove_run_containers(client, run_id)
     targets = all_targets(runs, plans, cells(settings), sizes)
     info = run_info(client, (time.monotonic() - started) / 60, in_netns, load_before)
     markdown = render_markdown(info, settings, plans, cells(settings), runs, sizes, targets, org=images.project.ORG)

@@ -10,9 +10,11 @@ serves the same app with the same Python and the same packages; only the server 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 
 PYTHON = "3.11"
+ORG = os.environ.get("ORG") or "org"  # as in tools/project.py
 WORKERS = 2  # every server runs this many worker processes
 CONTAINER_PORT = 80
 
@@ -75,7 +77,7 @@ def _bind() -> tuple[str, ...]:
 def _default(image: str) -> Server:
     # The image exactly as users run it: its CMD, with the worker count fixed and the access log off
     # (every other server here runs without one too).
-    return Server("default", f"org/{image} default (/start.sh)", None,
+    return Server("default", f"{ORG}/{image} default (/start.sh)", None,
                   {"WEB_CONCURRENCY": str(WORKERS), "ACCESS_LOG": ""})
 
 

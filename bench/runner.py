@@ -1,5 +1,5 @@
-"""One case: one server in a fresh container, from `docker run` to its first 200 (cold start), its idle
-memory, then every wrk run. The container is published on 127.0.0.1 only and always removed."""
+"""One server in a fresh container: from `docker run` to its first 200 (cold start), its idle memory,
+then wrk runs. The container is published on 127.0.0.1 only and always removed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import docker
 
 from load import LOOPBACK, Address, LoadError, run_wrk
-from plan import CONTAINER_PORT, ENDPOINTS, HELLO, Endpoint, ImagePlan, Server, Settings, cell_key
+from plan import CONTAINER_PORT, ENDPOINTS, HELLO, Endpoint, Server, Settings, cell_key
 from results import CaseRun
 
 POLL_INTERVAL_S = 0.01
@@ -51,13 +51,6 @@ def fetch(port: int, path: str, timeout_s: float = 1.0) -> tuple[int, str]:
         connection.close()
 
 
-def _log_tail(container: docker.models.containers.Container) -> str:
-    try:
-        return container.logs(tail=LOG_TAIL).decode(errors="replace").rstrip()
-    except docker.errors.APIError:
-        return "(no logs)"
-
-
 def wait_for_first_200(container: docker.models.containers.Container, port: int, started: float,
                        timeout_s: float) -> float:
     """Poll / until it answers 200; returns the seconds since `started`. Fails fast when the container exits."""
@@ -90,40 +83,69 @@ def check_endpoints(port: int, endpoints: tuple[Endpoint, ...] = ENDPOINTS) -> N
                                f"{endpoint.body!r}")
 
 
-def run_case(client: docker.DockerClient, image_ref: str, plan: ImagePlan, server: Server, settings: Settings,
-             round_no: int, run_id: str, in_netns: bool) -> CaseRun:
-    """Start the server, measure it, remove the container. A server that fails is recorded, not raised.
+class ServerRun:
+    """One server of one round in a fresh container, as a context manager that always removes it.
 
-    Readiness is polled on the port published on 127.0.0.1 (what a user's client sees); wrk goes there
-    too, or, with `in_netns`, to 127.0.0.1:80 inside the container's network namespace (see load.py)."""
-    case = CaseRun(plan.image, server.key, round_no)
-    port = free_port()
-    name = f"bench-{run_id}-{plan.image}-{server.key}-r{round_no}"
-    container = None
-    started = time.monotonic()
-    try:
-        container = client.containers.run(
-            image_ref, list(server.command) if server.command else None, name=name, detach=True,
-            environment=server.env, ports={f"{CONTAINER_PORT}/tcp": (LOOPBACK, port)},
-            labels={"bench.run": run_id},
-        )
-        case.cold_start_s = wait_for_first_200(container, port, started, settings.start_timeout_s)
-        check_endpoints(port)
-        time.sleep(settings.settle_s)
-        case.memory_bytes = memory_in_use(container.stats(stream=False, one_shot=True))
-        container.reload()  # the attributes `run` returned predate the start: no process id yet
-        address = Address(CONTAINER_PORT, container.attrs["State"]["Pid"]) if in_netns else Address(port)
-        run_wrk(address, HELLO.path, max(settings.concurrencies), settings.warmup_s, settings.wrk_threads)
-        for endpoint in ENDPOINTS:
-            for concurrency in settings.concurrencies:
-                case.loads[cell_key(endpoint.name, concurrency)] = run_wrk(
-                    address, endpoint.path, concurrency, settings.duration_s, settings.wrk_threads)
-    except (ServerFailed, LoadError, OSError, http.client.HTTPException, docker.errors.DockerException) as error:
-        logs = _log_tail(container) if container is not None else ""
-        case.failure = f"{error}" + (f"\n--- last log lines of {name}:\n{logs}" if logs else "")
-    finally:
-        remove_container(client, name)
-    return case
+    Entering starts it and measures its cold start (from `docker run` to the first 200 on the port
+    published on 127.0.0.1, polled), checks that both endpoints answer with the bench app's bodies, and
+    reads its idle memory once the other workers have had `settle_s` to boot. `measure` then runs wrk,
+    either on that published port or, `in_netns`, on 127.0.0.1:80 inside the container's network
+    namespace (see load.py). A failure is recorded in `case.failure`, never raised: the other servers
+    of the round go on, and the run's exit status reports it.
+    """
+
+    def __init__(self, client: docker.DockerClient, image_ref: str, image: str, server: Server, settings: Settings,
+                 round_no: int, run_id: str, in_netns: bool) -> None:
+        self.client, self.image_ref, self.server, self.settings = client, image_ref, server, settings
+        self.in_netns, self.run_id = in_netns, run_id
+        self.case = CaseRun(image, server.key, round_no)
+        self.name = f"bench-{run_id}-{image}-{server.key}-r{round_no}"
+        self.address: Address | None = None  # where wrk goes, once the server answers
+
+    def __enter__(self) -> ServerRun:
+        port = free_port()
+        started = time.monotonic()
+        try:
+            container = self.client.containers.run(
+                self.image_ref, list(self.server.command) if self.server.command else None, name=self.name,
+                detach=True, environment=self.server.env, ports={f"{CONTAINER_PORT}/tcp": (LOOPBACK, port)},
+                labels={"bench.run": self.run_id},
+            )
+            self.case.cold_start_s = wait_for_first_200(container, port, started, self.settings.start_timeout_s)
+            check_endpoints(port)
+            time.sleep(self.settings.settle_s)
+            self.case.memory_bytes = memory_in_use(container.stats(stream=False, one_shot=True))
+            container.reload()  # the attributes `run` returned predate the start: no process id yet
+            self.address = Address(CONTAINER_PORT, container.attrs["State"]["Pid"]) if self.in_netns else Address(port)
+            run_wrk(self.address, HELLO.path, max(self.settings.concurrencies), self.settings.warmup_s,
+                    self.settings.wrk_threads)
+        except (ServerFailed, LoadError, OSError, http.client.HTTPException, docker.errors.DockerException) as error:
+            self._fail(error)
+        except BaseException:  # interrupted before `with` owns the container: remove it here
+            remove_container(self.client, self.name)
+            raise
+        return self
+
+    def measure(self, endpoint: Endpoint, concurrency: int) -> None:
+        """One wrk run, recorded under its cell; skipped once the server has failed."""
+        if self.address is None or self.case.failure:
+            return
+        try:
+            self.case.loads[cell_key(endpoint.name, concurrency)] = run_wrk(
+                self.address, endpoint.path, concurrency, self.settings.duration_s, self.settings.wrk_threads)
+        except LoadError as error:
+            self._fail(error)
+
+    def _fail(self, error: Exception) -> None:
+        try:
+            logs = self.client.containers.get(self.name).logs(tail=LOG_TAIL).decode(errors="replace").rstrip()
+        except docker.errors.DockerException:
+            logs = ""
+        self.case.failure = f"{error}" + (f"\n--- last log lines of {self.name}:\n{logs}" if logs else "")
+        self.address = None
+
+    def __exit__(self, *exc_info: object) -> None:
+        remove_container(self.client, self.name)
 
 
 def remove_container(client: docker.DockerClient, name: str) -> None:
@@ -132,3 +154,12 @@ def remove_container(client: docker.DockerClient, name: str) -> None:
         client.containers.get(name).remove(force=True)
     except docker.errors.NotFound:
         pass
+
+
+def remove_run_containers(client: docker.DockerClient, run_id: str) -> None:
+    """The last safety net: remove every container this run labelled, whatever interrupted it."""
+    for container in client.containers.list(all=True, filters={"label": f"bench.run={run_id}"}):
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass

@@ -5,8 +5,9 @@ result when they fork. On top of Gunicorn's own setup this:
 
 - in JSON mode, gives Gunicorn's error and access handlers JSON formatters;
 - makes an empty ACCESS_LOG / ERROR_LOG really silent: Uvicorn's worker copies Gunicorn's handlers
-  into `uvicorn.access` / `uvicorn.error` when it starts, so a logger with no handler would let Python's
-  last-resort handler print warnings; a NullHandler does not;
+  into `uvicorn.access` / `uvicorn.error` when it starts; the access logger keeps no handler, so Uvicorn
+  skips access logging altogether, and the error logger gets a NullHandler, so Python's last-resort
+  handler does not print its warnings;
 - gives the app's root logger LOG_LEVEL and a handler writing where the error log goes, in the same
   format (so `logging.getLogger(__name__).info(...)` in the app shows up), unless the error log is off;
 - sets Uvicorn's loggers to LOG_LEVEL (for workers that do not copy Gunicorn's settings).
@@ -39,8 +40,9 @@ class Logger(glogging.Logger):  # type: ignore[misc]  # Gunicorn has no type hin
                 handler.setFormatter(JsonAccessFormatter())
         uses_log_config = bool(cfg.logconfig or cfg.logconfig_dict or cfg.logconfig_json)
         if not uses_log_config:
-            if cfg.accesslog is None and not cfg.syslog:
-                self._silence(self.access_log)
+            # An empty ACCESS_LOG leaves the access logger with no handler at all: Uvicorn's worker copies
+            # the handlers and then logs only when there are some, so no record is even built. (Access
+            # records are INFO; Python's last-resort handler prints WARNING and above only.)
             if cfg.errorlog is None and not cfg.syslog:
                 self._silence(self.error_log)
         self._setup_root_logger(cfg)
