@@ -27,7 +27,7 @@ $(VENV)/.installed: tests/requirements.txt
 venv: $(VENV)/.installed
 
 test: venv  ## unit tests, then container tests: full on PY, smoke on every other built Python
-	$(VENV)/bin/python -m pytest tests
+	$(VENV)/bin/python -m pytest
 
 test-unit: venv
 	$(VENV)/bin/python -m pytest tests/unit
