@@ -3,15 +3,15 @@
 gthread gives every new connection to a pool thread, which waits up to
 `gunicorn.workers.gthread.DEFAULT_WORKER_DATA_TIMEOUT` (5 s) for the first bytes before it defers the
 connection to the poller. A client that opens many connections and sends nothing thus holds every
-thread for seconds, and the worker's other clients wait. With no wait the thread only looks whether
-bytes are there; a silent connection goes straight to the poller, which hands it back when it speaks.
+thread for seconds, and the worker's other clients wait. With a short wait the thread only looks whether
+bytes are there (a 10 ms look); a silent connection goes to the poller, which hands it back when it speaks.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-IDLE_CONNECTION_WAIT_SECONDS = 0.0
+IDLE_CONNECTION_WAIT_SECONDS = 0.01  # not 0: the check must still see bytes a client sent with its connect
 
 
 def apply(worker: Any) -> None:

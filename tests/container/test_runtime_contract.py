@@ -965,6 +965,10 @@ def test_start_reload_also_watches_reload_dirs(variant: Variant) -> None:
 def test_stop_exits_cleanly_and_start_serves_again(variant: Variant) -> None:
     with run_container(variant.ref) as server:
         server.wait_http("/", timeout=60)
+        # Stop a server that is up, not one whose second worker is still booting.
+        deadline = time.monotonic() + 30
+        while count(server.logs(), "Booting worker with pid") < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
         server.container.stop(timeout=20)
         code = server.wait_exit(timeout=5)
         assert code == 0, explain(server, f"expected exit status 0 after `docker stop` (SIGTERM), got {code}")
