@@ -18,12 +18,12 @@ from project import ROOT
 
 PIP_CONTEXT = ROOT / ".build" / "pip"
 PIP_CONTEXT_IN_BUILD = "/tmp/pip-net"  # where the builder stages copy .build/pip/
-DEFAULT_DEBIAN_URI = "http://debian-default-mirror/debian"
 PIP_KEYS_CARRIED = ("index-url", "extra-index-url", "trusted-host", "cert", "default-timeout")
 
 
-def debian_uri() -> str:
-    """The first Debian archive URI in the machine's apt sources (not the security archive)."""
+def debian_uri() -> str | None:
+    """The first Debian archive URI in the machine's apt sources (not the security archive), or None
+    to let mmdebstrap use its own default mirror."""
     texts: list[str] = []
     for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
         if path.suffix in (".list", ".sources") and path.is_file():
@@ -34,7 +34,7 @@ def debian_uri() -> str:
             match = re.match(r"^URIs:\s*(\S+)", line) or re.match(r"^deb\s+(?:\[[^]]*\]\s+)?(\S+)", line)
             if match and "security" not in match.group(1):
                 return match.group(1).rstrip("/")
-    return DEFAULT_DEBIAN_URI
+    return None
 
 
 def apt_options() -> list[str]:

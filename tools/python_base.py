@@ -3,8 +3,8 @@ stages that compile), pulled when possible, otherwise local stand-ins made from 
 
 A stand-in is a Debian root file system (mmdebstrap, minbase) with Debian's python3.X, imported as
 `local/python:X.Y-slim` (interpreter, venv, CA certificates) and `local/python:X.Y` (plus gcc and the
-Python headers). Its apt sources say debian-default-mirror: the machine's own mirror is used to build it and not
-left in it.
+Python headers). Its apt sources are the Debian archive the machine itself uses (read at run time, so
+a downstream `RUN apt-get install` works here); the apt options used to build it are not left in it.
 """
 
 from __future__ import annotations
@@ -55,15 +55,14 @@ def _standin(python: str, suite: str, ref: str, packages: list[str]) -> None:
         # `python`/`python3` mean this Python, as in the official image, even where the suite's default differs.
         f'ln -sf /usr/bin/python{python} "$1/usr/local/bin/python3"',
         f'ln -sf /usr/bin/python{python} "$1/usr/local/bin/python"',
-        # Leave no trace of the machine's mirror or apt options in the image.
-        'rm -f "$1"/etc/apt/sources.list.d/* "$1"/etc/apt/apt.conf.d/99mmdebstrap',
-        f'echo "deb http://debian-default-mirror/debian {suite} main" > "$1/etc/apt/sources.list"',
+        # Leave no trace of the apt options the build needed (e.g. Check-Valid-Until) in the image.
+        'rm -f "$1/etc/apt/apt.conf.d/99mmdebstrap"',
     ]
     command = ["mmdebstrap", "--variant=minbase",
                "--include=" + ",".join([f"python{python}", f"python{python}-venv", *packages])]
     command += [f"--aptopt={option}" for option in machine.apt_options()]
     command += [f"--customize-hook={hook}" for hook in hooks]
-    command += [suite, "-", f"deb {uri} {suite} main"]
+    command += [suite, "-"] + ([f"deb {uri} {suite} main"] if uri else [])
     importer = ["docker", "import",
                 "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 "--change", "ENV LANG=C.UTF-8",

@@ -38,6 +38,6 @@ def test_python_stand_in_keeps_no_machine_apt_settings(docker) -> None:
     python_image = base.attrs["Config"]["Labels"]["org.opencontainers.image.base.name"]
     if not python_image.startswith("local/"):
         return  # a pulled official image: nothing of ours in it
-    probe = "cat /etc/apt/sources.list; ls /etc/apt/apt.conf.d /etc/apt/sources.list.d"
+    probe = "ls /etc/apt/apt.conf.d"
     output = docker.containers.run(python_image, ["sh", "-c", probe], remove=True).decode()
-    assert "debian-default-mirror" in output and "99mmdebstrap" not in output, output
+    assert "99mmdebstrap" not in output, f"the stand-in {python_image} keeps the build's apt options: {output}"
