@@ -40,17 +40,17 @@ def _timestamp(record: logging.LogRecord) -> str:
     return datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
 
 
+def _record_header(record: logging.LogRecord) -> dict[str, Any]:
+    """The fields every JSON line starts with."""
+    return {"time": _timestamp(record), "level": record.levelname, "logger": record.name, "pid": record.process}
+
+
 class JsonFormatter(logging.Formatter):
     """`{"time": ..., "level": "INFO", "logger": "gunicorn.error", "pid": 7, "message": "..."}` per record."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": _timestamp(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "pid": record.process,
-            "message": record.getMessage(),
-        }
+        entry = _record_header(record)
+        entry["message"] = record.getMessage()
         for key, value in vars(record).items():
             if key not in _STANDARD_RECORD_ATTRIBUTES and not key.startswith("_"):
                 entry[key] = value
@@ -67,12 +67,7 @@ class JsonAccessFormatter(logging.Formatter):
     """One JSON object per request, from Gunicorn's or Uvicorn's access-log record."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": _timestamp(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "pid": record.process,
-        }
+        entry = _record_header(record)
         entry.update(access_fields(record))
         entry["message"] = record.getMessage()
         return json.dumps(entry, default=str, ensure_ascii=False)
