@@ -9,7 +9,9 @@ Three floors; nothing on a lower floor imports a higher one.
 - Leaves, importing nothing of ours: `apps` (finding and inspecting the app), `config_files`
   (finding the Gunicorn config, does it set worker_class), `cpu` (the container's CPU budget),
   `workers` (worker-class names), `log_formats`, `prestart`, `server_identity`, `uvicorn_limits`
-  (request-head limits for Uvicorn workers, applied from the config's post_fork hook), and
+  (request-head limits for Uvicorn workers, applied from the config's post_fork hook), `gthread_heads`
+  (gthread workers read request heads on their main loop, also from post_fork), `gunicorn_fixes`
+  (Gunicorn bugs that reach clients), and
   `healthcheck` (the images' HEALTHCHECK, `python -m startup.healthcheck`).
 
 For apps: `startup.server_info()` names the server answering, e.g. "gunicorn/27.0.1 uvicorn_worker.UvicornWorker".

@@ -8,7 +8,6 @@ process tell it instead.
 
 from __future__ import annotations
 
-import platform
 import sys
 from typing import Any
 
@@ -61,4 +60,6 @@ def server_info() -> str:
     uvicorn = sys.modules.get("uvicorn")
     if uvicorn is not None:
         return f"uvicorn/{getattr(uvicorn, '__version__', '?')}"
+    import platform  # here, not at the top: every start imports this module, few call this
+
     return f"python/{platform.python_version()}"

