@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any
 
-from startup import gthread_tuning, processes, prometheus_dir, server_identity, uvicorn_drain, uvicorn_limits
+from startup import gthread_heads, gunicorn_fixes, processes, prometheus_dir, server_identity, uvicorn_drain, uvicorn_limits
 from startup.settings import Settings, SettingsError, load_settings
 
 # What `from startup.gunicorn_config import *` hands a user's config: Gunicorn settings and hooks.
@@ -153,12 +153,15 @@ def post_fork(server: Any, worker: Any) -> None:
     - Uvicorn workers get Gunicorn's request-head limits (limit_request_line, limit_request_fields,
       limit_request_field_size) and HEADER_TIMEOUT (other workers' parsers enforce the limits already),
       and a graceful stop that lets just-accepted connections deliver their request (`startup.uvicorn_drain`);
-    - gthread workers hand silent new connections to their poller at once (`startup.gthread_tuning`);
+    - gthread workers read each request head on their main loop and give a pool thread only whole heads,
+      with HEADER_TIMEOUT (`startup.gthread_heads`);
+    - Gunicorn's error pages get a well-formed head on Python 3.14+ (`startup.gunicorn_fixes`);
     - a worker that will switch from root to the workers' account gets that account's HOME.
     """
     uvicorn_limits.apply_limits(worker, server.cfg, settings.header_timeout)
     uvicorn_drain.apply_drain(worker)
-    gthread_tuning.apply(worker)
+    gthread_heads.apply(worker, settings.header_timeout)
+    gunicorn_fixes.apply()
     if os.geteuid() == 0 and server.cfg.uid != 0:
         home = processes.home_after_switch(server.cfg.uid, os.environ.get("HOME"))
         if home is not None:

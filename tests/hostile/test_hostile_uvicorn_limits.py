@@ -10,12 +10,9 @@ Needs gunicorn, uvicorn, uvicorn-worker, httptools and h11 in the test environme
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
 import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -24,13 +21,12 @@ for _module in ("gunicorn", "uvicorn", "uvicorn_worker", "httptools", "h11"):
     pytest.importorskip(_module, reason=f"{_module} is not installed here (the fastapi image has it)")
 
 from hostile_cases import CASES, HOST  # noqa: E402
-from hostile_http import Response, parse_responses, run_case, send_raw, worker_pid  # noqa: E402
+from hostile_http import Response, parse_responses, run_case, send_raw  # noqa: E402
+from loopback_gunicorn import ROOT, log_tail, loopback_gunicorn, trickle_head  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "shared"))
 from startup import uvicorn_limits  # noqa: E402
 
-APP = Path(__file__).resolve().parent / "app" / "asgi"
 HEADER_TIMEOUT = 1.5
 KEEP_ALIVE = 5
 CONFIG = f"""
@@ -118,40 +114,14 @@ def test_apply_limits_after_the_config_is_loaded_is_an_error() -> None:
 # --- a real server ------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module", params=sorted(WORKERS))
 def limited_server(request, tmp_path_factory):
     """Gunicorn + the Uvicorn worker for one parser, with the project's post_fork hook, on a loopback port."""
     parser = request.param
-    tmp = tmp_path_factory.mktemp(f"uvicorn-{parser}")
-    (tmp / "conf.py").write_text(CONFIG)
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "shared"), HOSTILE_REQUEST_LOG=str(tmp / "requests.log"))
-    log = open(tmp / "server.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(tmp / "conf.py"), "-k", WORKERS[parser], "-w", "1",
-         "-b", f"127.0.0.1:{port}", "--keep-alive", str(KEEP_ALIVE), "--chdir", str(APP), "hostile_app:app"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        healthy, _, error = worker_pid("127.0.0.1", port, timeout=30.0)
-        if not healthy:
-            pytest.fail(f"gunicorn with {WORKERS[parser]} did not come up ({error}):\n"
-                        f"{(tmp / 'server.log').read_text(errors='replace')[-3000:]}")
-        yield SimpleNamespace(host="127.0.0.1", port=port, parser=parser, log=tmp / "server.log")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    args = ["-k", WORKERS[parser], "--keep-alive", str(KEEP_ALIVE)]
+    with loopback_gunicorn(tmp_path_factory.mktemp(f"uvicorn-{parser}"), CONFIG, args, "asgi") as server:
+        server.parser = parser
+        yield server
 
 
 def _head(target: bytes = b"/limits", headers: tuple[bytes, ...] = ()) -> bytes:
@@ -172,7 +142,7 @@ def _read_response(sock: socket.socket) -> Response:
 
 
 def _tail(server) -> str:
-    return "\n".join(line[:240] for line in server.log.read_text(errors="replace").splitlines()[-20:])
+    return log_tail(server.log)
 
 
 def _check(server, raw: bytes, status: int, what: str) -> None:
@@ -234,24 +204,7 @@ def test_header_line_streamed_in_small_pieces_is_refused_early(limited_server) -
 
 
 def test_head_not_complete_in_time_gets_408_and_close(limited_server) -> None:
-    with socket.create_connection((limited_server.host, limited_server.port), timeout=HEADER_TIMEOUT + 5) as sock:
-        started = time.monotonic()
-        sock.sendall(b"GET /slow HTTP/1.1\r\n")
-        data = b""
-        deadline = started + HEADER_TIMEOUT + 4
-        while time.monotonic() < deadline:  # trickle: each byte must not restart the clock
-            sock.settimeout(0.3)
-            try:
-                chunk = sock.recv(4096)
-            except TimeoutError:
-                sock.sendall(b"X")
-                continue
-            except ConnectionResetError:
-                break
-            if not chunk:
-                break
-            data += chunk
-        took = time.monotonic() - started
+    data, took = trickle_head(limited_server, HEADER_TIMEOUT + 4)
     assert data.startswith(b"HTTP/1.1 408 "), f"{limited_server.parser}: got {data[:200]!r} after {took:.1f}s"
     assert HEADER_TIMEOUT - 0.2 <= took <= HEADER_TIMEOUT + 1.5, f"closed after {took:.1f}s"
 
