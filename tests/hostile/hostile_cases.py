@@ -51,6 +51,7 @@ class Case:
     status_in: tuple[int, ...] = ()  # when refused with an answer: its status must be one of these
     app_must_not_see: tuple[str, ...] = ()  # header names (lower-case, "-") the app must not see
     app_sees: tuple[tuple[str, str], ...] = ()  # when served: header name -> exact value the app must see
+    app_path: bytes | None = None  # when served: the decoded path the app must see (NONCE swapped too)
     must_serve: tuple[bytes, ...] = ()  # paths the app must have served (controls that the runner sees)
     # TRICKLE / STREAM / CONNECTIONS parameters
     piece: bytes = b""
@@ -328,6 +329,12 @@ add(
     Case("leading-crlf", "request-line", b"\r\n" + request(), EITHER, "an empty line before the request"),
     Case("no-host", "request-line", request(host=False), EITHER, "HTTP/1.1 without Host"),
     Case("two-hosts", "request-line", request(headers=(b"Host: other.test",)), EITHER, "two Host fields"),
+    Case("target-double-encoded", "request-line", request(target=TARGET + b"/%2561dmin"), SERVE,
+         "%25 decodes to a literal %, once: decoding twice turns /%2561dmin into /admin behind a proxy's back",
+         app_path=TARGET + b"/%61dmin"),
+    Case("target-invalid-escape", "request-line", request(target=TARGET + b"/%zz%4"), EITHER,
+         "an invalid %-escape stays as it is (or is refused), never becomes some other byte",
+         app_path=TARGET + b"/%zz%4"),
 )
 
 # --- header fields: NUL/CR/LF, names ----------------------------------------------------------------------------

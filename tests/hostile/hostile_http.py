@@ -417,7 +417,12 @@ def _judge_expectation(host: str, port: int, case: Case, nonce: str, responses: 
         for name, value in case.app_sees:
             if name in seen and seen[name] != value:
                 result.fail(f"the app saw {name!r} = {seen[name]!r}, expected {value!r}")
-    elif first is not None and first.status == 200 and (case.body_len is not None or case.app_sees):
+        if case.app_path is not None:
+            path = case.app_path.replace(NONCE, nonce.encode()).decode("latin-1")
+            if echo.get("path") != path:
+                result.fail(f"the app saw the path {echo.get('path')!r}, expected {path!r}")
+    elif first is not None and first.status == 200 and (
+            case.body_len is not None or case.app_sees or case.app_path is not None):
         result.notes.append("the answer was not the fixture app's JSON echo")
 
 

@@ -50,6 +50,10 @@ def body_is(expected: bytes):
     return lambda doc: doc["body"].encode("latin-1") == expected
 
 
+def path_is(expected: str):
+    return lambda doc: doc["path"] == expected
+
+
 def header_is(key: str, value: str | None):
     return lambda doc: doc["headers"].get(key) == value
 
@@ -81,6 +85,13 @@ CASES: list[tuple[str, bytes, list, object]] = [
      [{400, 413}], None),
     ("chunk ext with bare LF", te_only(b"Transfer-Encoding: chunked", b"5;a\nb\r\nhello\r\n0\r\n\r\n"),
      REFUSED, None),
+    ("chunk ext with NUL", te_only(b"Transfer-Encoding: chunked", b"5;a\x00b\r\nhello\r\n0\r\n\r\n"),
+     REFUSED, None),
+    ("chunk ext with HTAB, quotes", te_only(b"Transfer-Encoding: chunked", b'5;a="b\tc"\r\nhello\r\n0\r\n\r\n'),
+     OK, body_is(b"hello")),
+    # the path is %-decoded once, invalid escapes kept
+    ("path %2561 decoded once", request([], path=b"/front/%2561dmin"), OK, path_is("/front/%61dmin")),
+    ("path invalid escapes kept", request([], path=b"/front/%zz%4"), OK, path_is("/front/%zz%4")),
     # Transfer-Encoding codings (RFC 9112 6.1, 6.3)
     ("TE: xchunked", te_only(b"Transfer-Encoding: xchunked"), REFUSED, None),
     ("TE: chunkedx", te_only(b"Transfer-Encoding: chunkedx"), REFUSED, None),
