@@ -1,12 +1,17 @@
 """The ``hostile_server`` fixture: each image under test serving the hostile-HTTP fixture app.
 
-For each image in ``HOSTILE_IMAGES`` (space-separated; default ``org/base:py3.11 org/flask:py3.11
-org/fastapi:py3.11 org/starlette:py3.11``) it builds a throw-away ``FROM <image>`` with the fixture app of
-``tests/hostile/app/`` (the WSGI one for base and flask, the ASGI one for fastapi and starlette; ``image@asgi``
-or ``image@wsgi`` picks the other), runs it with the image's default worker and one worker process (so a stalled
-or crashed worker shows), published on a random loopback port, waits until it answers, and yields ``(host,
-port)``. An image that is not built here fails the tests, saying so. Containers are named ``hostile-<uuid>`` and
+For each image in ``HOSTILE_IMAGES`` (space-separated; by default the four images on every supported Python)
+it builds a throw-away ``FROM <image>`` with the fixture app of ``tests/hostile/app/`` (the WSGI one for base and
+flask, the ASGI one for fastapi and starlette; ``image@asgi`` or ``image@wsgi`` picks the other), runs it with the
+image's default worker and one worker process (so a stalled or crashed worker shows), published on a random
+loopback port, waits until it answers, and yields ``(host, port)``. Containers are named ``hostile-<uuid>`` and
 removed, with their image, at teardown.
+
+Images on ``TEST_PYTHON`` get the whole corpus; on the other Pythons the slow-client cases, which take seconds
+each and test the worker model rather than anything a Python version changes, are left out (``server.full``);
+images named in ``HOSTILE_IMAGES`` get the whole corpus.
+An image that is not built here fails the tests, saying so, unless it cannot be had on that Python (3.12
+where ``python:3.12-slim`` cannot be pulled), which skips with the reason.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from docker_support import TEST_PYTHON, project
+from docker_support import TEST_PYTHON, project, why_not_built
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_IMAGES = " ".join(project.image_ref(image, TEST_PYTHON) for image in project.IMAGES)
+DEFAULT_IMAGES = " ".join(project.image_ref(image, python) for python in [TEST_PYTHON] + [
+    p for p in project.PYTHONS if p != TEST_PYTHON] for image in project.IMAGES)
 ASGI_IMAGES = {"fastapi", "starlette"}
 READY_WAIT = 90.0
 LOG_TAIL = 40
@@ -37,24 +43,25 @@ def image_name(image: str) -> str:
     return image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
 
 
-def images_under_test() -> list[tuple[str, str]]:
-    """(image, app kind) for each entry of HOSTILE_IMAGES."""
+def images_under_test() -> list[tuple[str, str, bool]]:
+    """(image, app kind, whole corpus?) for each entry of HOSTILE_IMAGES (images named there get the whole corpus)."""
+    chosen = os.environ.get("HOSTILE_IMAGES")
     entries = []
-    for entry in (os.environ.get("HOSTILE_IMAGES") or DEFAULT_IMAGES).split():
+    for entry in (chosen or DEFAULT_IMAGES).split():
         image, _, app = entry.partition("@")
         app = app or ("asgi" if image_name(image) in ASGI_IMAGES else "wsgi")
         if app not in ("asgi", "wsgi"):
             raise pytest.UsageError(f"HOSTILE_IMAGES entry {entry!r}: the app after @ must be asgi or wsgi")
-        entries.append((image, app))
+        entries.append((image, app, bool(chosen) or _python_of(image) in (None, TEST_PYTHON)))
     return entries
 
 
 class HostileServer(tuple):
     """``(host, port)`` of a running fixture container, with what a failure message needs."""
 
-    def __new__(cls, host: str, port: int, image: str, app: str, container: object) -> HostileServer:
+    def __new__(cls, host: str, port: int, image: str, app: str, full: bool, container: object) -> HostileServer:
         server = super().__new__(cls, (host, port))
-        server.image, server.app, server.container = image, app, container
+        server.image, server.app, server.full, server.container = image, app, full, container
         return server
 
     @property
@@ -114,9 +121,14 @@ def _wait_ready(container, timeout: float = READY_WAIT) -> int:
                 f"last logs:\n{logs}")
 
 
-def _param_id(entry: tuple[str, str]) -> str:
+def _python_of(image: str) -> str | None:
+    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    return tag[2:].split("-", 1)[0] if tag.startswith("py") else None
+
+
+def _param_id(entry: tuple[str, str, bool]) -> str:
     """``org/fastapi:py3.11`` with the asgi app -> ``fastapi-py3.11-asgi``."""
-    image, app = entry
+    image, app, _ = entry
     tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
     return f"{image_name(image)}-{tag}-{app}"
 
@@ -125,11 +137,15 @@ def _param_id(entry: tuple[str, str]) -> str:
 def hostile_server(request) -> Iterator[HostileServer]:
     import docker
 
-    image, app = request.param
+    image, app, full = request.param
     client = docker.from_env(timeout=300)
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
+        python = _python_of(image)
+        reason = why_not_built(image_name(image), python) if python else None
+        if reason:
+            pytest.skip(reason)
         pytest.fail(f"{image} is not built on this machine (run `make build-all` first)")
     name = f"hostile-{uuid.uuid4().hex[:12]}"
     tag = f"{name}:latest"
@@ -142,7 +158,7 @@ def hostile_server(request) -> Iterator[HostileServer]:
             ports={"80/tcp": ("127.0.0.1", None)},
         )
         port = _wait_ready(container)
-        yield HostileServer("127.0.0.1", port, image, app, container)
+        yield HostileServer("127.0.0.1", port, image, app, full, container)
     finally:
         if container is not None:
             container.remove(force=True)
