@@ -17,6 +17,11 @@ Three floors; nothing on a lower floor imports a higher one.
 For apps: `startup.server_info()` names the server answering, e.g. "gunicorn/27.0.1 uvicorn_worker.UvicornWorker".
 """
 
-from startup.server_identity import server_info
-
 __all__ = ["server_info"]
+
+
+def server_info() -> str:
+    """The server answering this request's process, e.g. "gunicorn/27.0.1 meinheld.gmeinheld.MeinheldWorker"."""
+    from startup import server_identity  # on call: every start imports this package, few apps ask
+
+    return server_identity.server_info()

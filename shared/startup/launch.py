@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -96,6 +95,8 @@ def detect_asgi(app_module: str, env: Mapping[str, str], settings: Settings, app
         home = processes.home_after_switch(worker_account(settings)[0], child_env.get("HOME"))
         if home is not None:
             child_env["HOME"] = home  # as the workers get it
+    import subprocess  # here: only WORKER_CLASS=auto asks, and every start imports this module
+
     sys.stdout.flush()
     try:
         status = subprocess.run(

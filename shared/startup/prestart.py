@@ -13,9 +13,6 @@ pipe open.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -59,6 +56,10 @@ def run_prestart(path: Path, env: Mapping[str, str], cwd: Path = APP_DIR, bash: 
 
     A script that ends with `exit 0` leaves no environment behind; then the one it got is kept.
     """
+    import shutil  # here, not at the top: most starts have no script, and every start imports this module
+    import subprocess
+    import threading
+
     bash = bash or shutil.which("bash", path=env.get("PATH")) or "/bin/bash"
     read_end, write_end = os.pipe()
     try:

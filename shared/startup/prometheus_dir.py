@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -78,6 +77,8 @@ def prepare(directory: str, uid: int, gid: int) -> None:
 
     Raises OSError when that is not possible.
     """
+    import shutil  # here: only PROMETHEUS_MULTIPROC_DIR needs it, and every start imports this module
+
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     for entry in path.iterdir():

@@ -23,7 +23,6 @@ This module imports nothing of ours, and imports Uvicorn only when it is used. I
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Callable, Collection
@@ -60,6 +59,8 @@ async def wait_for_first_requests(
     poll comes after one interval, so that connections accepted just before the listeners closed have been
     handed to their protocol (``connection_made``) and have read what the client sent.
     """
+    import asyncio  # here: a Uvicorn worker has it already; the master of a WSGI image need not load it
+
     loop = asyncio.get_running_loop()
     started = loop.time()
     polls = max(1, int(timeout / interval) + 1)  # a bound on the loop even if the clock stalls

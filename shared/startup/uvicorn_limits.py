@@ -34,7 +34,6 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 
 __all__ = ["DEFAULT_HEADER_TIMEOUT", "HeadLimits", "apply_limits", "protocol_class"]
@@ -504,6 +503,8 @@ def _refuse(protocol: Any, status: int, reason: str, in_progress: bool) -> None:
         return
     if not in_progress:
         body = reason.encode("ascii")
+        from http import HTTPStatus  # here: building the enum is a cost every start would pay
+
         try:
             phrase = HTTPStatus(status).phrase.encode("ascii")
         except ValueError:

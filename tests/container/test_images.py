@@ -47,3 +47,26 @@ def test_image_is_clean_and_labelled(image: str, python: str, docker) -> None:
              " && ! command -v gcc && ! command -v cc && echo clean")
     output = docker.containers.run(ref, ["sh", "-c", probe], remove=True).decode()
     assert output.strip() == "clean", f"{ref} carries build leftovers or a compiler: {output}"
+
+
+# Every module of the start layer has bytecode the image's Python accepts (its magic number, the source's
+# mtime and size), so a start does not compile the layer in /start.sh's process and again in Gunicorn's master
+# (PYTHONDONTWRITEBYTECODE keeps a running container from writing it).
+STALE_BYTECODE = """
+import importlib.util, pathlib, struct
+for source in sorted(pathlib.Path('/opt/startup/startup').glob('*.py')):
+    cached = pathlib.Path(importlib.util.cache_from_source(str(source)))
+    stat = source.stat()
+    header = cached.read_bytes()[:16] if cached.is_file() else b''
+    expected = importlib.util.MAGIC_NUMBER + struct.pack('<3I', 0, int(stat.st_mtime) & 0xFFFFFFFF,
+                                                         stat.st_size & 0xFFFFFFFF)
+    if header != expected:
+        print(source.name)
+"""
+
+
+@pytest.mark.parametrize("image,python", EVERY_TAG)
+def test_start_layer_is_byte_compiled(image: str, python: str, docker) -> None:
+    ref = require_image(image, python)
+    stale = docker.containers.run(ref, ["python", "-c", STALE_BYTECODE], remove=True).decode().split()
+    assert not stale, f"{ref}: modules without up-to-date bytecode (compiled on every start): {stale}"
