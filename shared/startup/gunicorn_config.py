@@ -20,7 +20,15 @@ import os
 import sys
 from typing import Any
 
-from startup import gthread_heads, gunicorn_fixes, processes, prometheus_dir, server_identity, uvicorn_drain, uvicorn_limits
+from startup import (
+    gthread_heads,
+    gunicorn_fixes,
+    processes,
+    prometheus_dir,
+    server_identity,
+    uvicorn_drain,
+    uvicorn_limits,
+)
 from startup.settings import Settings, SettingsError, load_settings
 
 # What `from startup.gunicorn_config import *` hands a user's config: Gunicorn settings and hooks.

@@ -121,16 +121,20 @@ def _wait_ready(container, timeout: float = READY_WAIT) -> int:
                 f"last logs:\n{logs}")
 
 
+def _tag(image: str) -> str:
+    """``org/fastapi:py3.11`` -> ``py3.11``; no tag -> ``latest``."""
+    return image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
+
+
 def _python_of(image: str) -> str | None:
-    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
+    tag = _tag(image)
     return tag[2:].split("-", 1)[0] if tag.startswith("py") else None
 
 
 def _param_id(entry: tuple[str, str, bool]) -> str:
     """``org/fastapi:py3.11`` with the asgi app -> ``fastapi-py3.11-asgi``."""
     image, app, _ = entry
-    tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
-    return f"{image_name(image)}-{tag}-{app}"
+    return f"{image_name(image)}-{_tag(image)}-{app}"
 
 
 @pytest.fixture(scope="session", params=images_under_test(), ids=_param_id)

@@ -27,18 +27,11 @@ def _failure(server, what: str) -> str:
     return f"{server.image} ({server.app} app): {what}\nlast container logs:\n{server.tail()}"
 
 
-# Known gaps, stated in the README's "HTTP hardening" section: (image, app, case) -> why. None left.
-KNOWN_LIMITS: dict[tuple[str, str, str], str] = {}
-
-
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_server_survives_hostile_request(hostile_server, case: Case, request) -> None:
+def test_server_survives_hostile_request(hostile_server, case: Case) -> None:
     if case.category == "slow" and not hostile_server.full:
         pytest.skip(f"slow clients test the worker model, not the Python: run on Python {TEST_PYTHON} "
                     f"(HOSTILE_IMAGES=<image> runs them on another)")
-    limit = KNOWN_LIMITS.get((hostile_server.name, hostile_server.app, case.id))
-    if limit:
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=limit))
     result = run_case(*hostile_server, case)
     assert result.passed, _failure(hostile_server, f"{result.summary()}\nwhy this case: {case.why}")
 
