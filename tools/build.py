@@ -67,7 +67,7 @@ def build_image(image: str, base: python_base.PythonBase, verbose: bool) -> str:
         "PYTHON_BUILD_IMAGE": base.full,
         "BASE_IMAGE": project.image_ref(project.parent(image), python) if project.parent(image) else "",
         "TITLE": f"{project.ORG}/{image}",
-        "VERSION": f"py{python}-{revision.date[:10]}",
+        "VERSION": f"py{python}-{project.source_day(image)}",  # the day its date tag has
         "CREATED": revision.date,
         "REVISION": revision.commit,
     }

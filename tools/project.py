@@ -45,9 +45,13 @@ def image_ref(image: str, python: str) -> str:
     return f"{ORG}/{image}:py{python}"
 
 
-def tags(image: str, python: str, today: datetime.date | None = None) -> list[str]:
-    """`pyX.Y`, the immutable `pyX.Y-YYYY-MM-DD`, and `latest` for the default Python."""
-    day = (today or datetime.date.today()).isoformat()
+def tags(image: str, python: str, day: str | None = None) -> list[str]:
+    """`pyX.Y`, the immutable `pyX.Y-YYYY-MM-DD`, and `latest` for the default Python.
+
+    The one rule for dates: the day in the date tag and in the `org.opencontainers.image.version` label is
+    `source_day(image)`, the UTC day of the last commit touching the image's sources. The same sources give
+    the same tag on any day (and a fully cached build), and a change to them gives a new one."""
+    day = day or source_day(image)
     names = [image_ref(image, python), f"{image_ref(image, python)}-{day}"]
     if python == DEFAULT_PYTHON:
         names.append(f"{ORG}/{image}:latest")
@@ -74,6 +78,12 @@ def source_revision(image: str) -> Revision:
     if len(out) == 2:
         return Revision(out[0], out[1])
     return Revision("unknown", "1970-01-01T00:00:00Z")
+
+
+def source_day(image: str) -> str:
+    """The UTC day (YYYY-MM-DD) of `source_revision(image)`: the date in tags and version labels."""
+    stamp = datetime.datetime.fromisoformat(source_revision(image).date.replace("Z", "+00:00"))
+    return stamp.astimezone(datetime.timezone.utc).date().isoformat()
 
 
 if __name__ == "__main__":  # used by the Makefile and .ci/run: `python3 tools/project.py pythons`

@@ -3,7 +3,7 @@
 import json
 import platform
 
-from startup import server_info
+from gunicorn_image import server_info
 
 
 def app(environ, start_response):

@@ -3,7 +3,7 @@
 import platform
 
 from fastapi import FastAPI
-from startup import server_info
+from gunicorn_image import server_info
 
 app = FastAPI()
 

@@ -3,7 +3,7 @@
 import platform
 
 from flask import Flask
-from startup import server_info
+from gunicorn_image import server_info
 
 app = Flask(__name__)
 

@@ -5,7 +5,7 @@ import platform
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from startup import server_info
+from gunicorn_image import server_info
 
 
 async def homepage(request):

@@ -41,3 +41,14 @@ def test_python_stand_in_keeps_no_machine_apt_settings(docker) -> None:
     probe = "ls /etc/apt/apt.conf.d"
     output = docker.containers.run(python_image, ["sh", "-c", probe], remove=True).decode()
     assert "99mmdebstrap" not in output, f"the stand-in {python_image} keeps the build's apt options: {output}"
+
+
+def test_date_tag_and_version_label_carry_the_same_day(docker) -> None:
+    """One rule for dates (tools/project.py `tags`): the UTC day of the last commit touching the image's sources."""
+    for image in project.IMAGES:
+        built = docker.images.get(require_image(image, TEST_PYTHON))
+        day = project.source_day(image)
+        version = built.attrs["Config"]["Labels"]["org.opencontainers.image.version"]
+        assert version == f"py{TEST_PYTHON}-{day}", f"{image}: version label {version!r}, sources' day {day}"
+        date_tag = f"{project.image_ref(image, TEST_PYTHON)}-{day}"
+        assert date_tag in built.tags, f"{image}: expected the tag {date_tag}, the image has {built.tags}"

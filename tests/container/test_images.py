@@ -54,7 +54,7 @@ def test_image_is_clean_and_labelled(image: str, python: str, docker) -> None:
 # (PYTHONDONTWRITEBYTECODE keeps a running container from writing it).
 STALE_BYTECODE = """
 import importlib.util, pathlib, struct
-for source in sorted(pathlib.Path('/opt/startup/startup').glob('*.py')):
+for source in sorted(pathlib.Path('/opt/image-layer').rglob('*.py')):
     cached = pathlib.Path(importlib.util.cache_from_source(str(source)))
     stat = source.stat()
     header = cached.read_bytes()[:16] if cached.is_file() else b''

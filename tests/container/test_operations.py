@@ -357,7 +357,7 @@ def test_read_only_root_with_tmpfs_tmp_serves_and_is_healthy(flavour: str) -> No
     with run_container(app_image(flavour), env=FLAVOURS[flavour][2], read_only=True, tmpfs={"/tmp": ""}) as server:
         response = server.wait_http("/")
         assert response.status_code == 200, f"expected 200, got {response.status_code}\n{server.tail()}"
-        code, output = server.exec(["python", "-m", "startup.healthcheck"])
+        code, output = server.exec(["python", "-m", "gunicorn_image.healthcheck"])
         assert code == 0, f"expected the healthcheck to pass on a read-only root, got {code}: {output}\n{server.tail()}"
         assert len(worker_pids(server)) == 2, server.tail()
 
@@ -573,7 +573,7 @@ def test_max_requests_recycles_workers_without_failing_a_request(flavour: str) -
 
 # === 4. health ================================================================================================
 
-DECLARED_HEALTHCHECK = ["CMD", "python", "-m", "startup.healthcheck"]
+DECLARED_HEALTHCHECK = ["CMD", "python", "-m", "gunicorn_image.healthcheck"]
 
 
 @pytest.mark.parametrize("image", project.IMAGES)

@@ -375,7 +375,7 @@ def test_kubernetes_example_container_settings_work_with_the_image(docker, yaml_
             else:
                 code, output = server.exec(probe["exec"]["command"])
                 assert code == 0, f"{kind} would fail: {code} {output}\n{server.tail()}"
-        code, output = server.exec(["python", "-m", "startup.healthcheck"])
+        code, output = server.exec(["python", "-m", "gunicorn_image.healthcheck"])
         assert code == 0, f"expected the image's own health check to pass too, got {code}: {output}"
         pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
         code, output = server.exec([pre_stop[0], "0"])

@@ -50,7 +50,7 @@ class Variant:
     image: str  # base, fastapi, flask
     app: str  # fixture tree in tests/apps/
     worker: str  # what Gunicorn logs as "Using worker: ..."
-    server: str  # the worker class the app's `startup.server_info()` names
+    server: str  # the worker class the app's `gunicorn_image.server_info()` names
     workers_per_core: float
 
     @property
@@ -413,7 +413,7 @@ def test_standalone_config_named_by_gunicorn_conf_is_used_as_is() -> None:
 
 
 def test_user_config_can_extend_the_default_one() -> None:
-    """/app/gunicorn_conf.py does `from startup.gunicorn_config import *` and sets timeout = 31; the
+    """/app/gunicorn_conf.py does `from gunicorn_image.gunicorn_config import *` and sets timeout = 31; the
     environment still drives everything else, and the startup line is still printed."""
     env = {"KEEP_ALIVE": "7", "WEB_CONCURRENCY": "1", "LOG_LEVEL": "warning"}
     with run_container(user_image("base", "config_at_root"), env=env) as server:

@@ -1,4 +1,4 @@
-"""gthread workers read request heads on their main loop (``shared/startup/gthread_heads.py``), without Docker.
+"""gthread workers read request heads on their main loop (``shared/gunicorn_image/patches/gthread_heads.py``), without Docker.
 
 A real Gunicorn gthread worker with one thread on loopback, wired as the images wire it (``post_fork`` calls
 ``gthread_heads.apply``): clients that stop mid-head no longer hold the thread, the header-read timeout,
@@ -28,7 +28,7 @@ HEADER_TIMEOUT = 1.5
 KEEP_ALIVE = 5
 STALLED_CLIENTS = 8  # more than the worker's threads (1)
 CONFIG = f"""
-from startup import gthread_heads
+from gunicorn_image.patches import gthread_heads
 
 def post_fork(server, worker):
     gthread_heads.apply(worker, {HEADER_TIMEOUT})

@@ -1,4 +1,4 @@
-"""The project's request-head limits for Uvicorn workers (``shared/startup/uvicorn_limits.py``), without Docker.
+"""The project's request-head limits for Uvicorn workers (``shared/gunicorn_image/patches/uvicorn_limits.py``), without Docker.
 
 Unit tests of how Gunicorn's settings become limits and how ``apply_limits`` swaps the protocol; then a real
 Gunicorn + ``uvicorn_worker`` server on loopback, wired as the images wire it (``post_fork`` calls
@@ -25,12 +25,12 @@ from hostile_http import Response, parse_responses, run_case, send_raw  # noqa: 
 from loopback_gunicorn import ROOT, log_tail, loopback_gunicorn, trickle_head  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "shared"))
-from startup import uvicorn_limits  # noqa: E402
+from gunicorn_image.patches import uvicorn_limits  # noqa: E402
 
 HEADER_TIMEOUT = 1.5
 KEEP_ALIVE = 5
 CONFIG = f"""
-from startup.uvicorn_limits import apply_limits
+from gunicorn_image.patches.uvicorn_limits import apply_limits
 
 def post_fork(server, worker):
     apply_limits(worker, server.cfg, {HEADER_TIMEOUT})

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from startup import apps
+from gunicorn_image import apps
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
-from startup import config_files
+from gunicorn_image import config_files
 
 
 @pytest.mark.parametrize(
@@ -49,7 +49,7 @@ def test_a_directory_named_like_the_config_is_not_a_config(tmp_path: Path) -> No
         ("with open('x') as f:\n    worker_class = f.read()", True),
         ("from mysettings import worker_class", True),
         ("from mysettings import wc as worker_class", True),
-        ("from startup.gunicorn_config import *\nworkers = 4", False),  # extends ours: ours picks the class
+        ("from gunicorn_image.gunicorn_config import *\nworkers = 4", False),  # extends ours: ours picks the class
         ("workers = 4\nbind = '0.0.0.0:80'", False),
         ("def configure():\n    worker_class = 'sync'", False),  # a function's local variable
         ("class X:\n    worker_class = 'sync'", False),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from startup import cpu
+from gunicorn_image import cpu
 
 DOCKER_ID = "/docker/0123abcd"
 V1_SELF_CGROUP = f"12:cpu,cpuacct:{DOCKER_ID}\n4:memory:{DOCKER_ID}\n0::{DOCKER_ID}\n"

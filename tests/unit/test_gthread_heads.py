@@ -1,4 +1,4 @@
-"""How gthread workers tell a whole request head from a partial one (shared/startup/gthread_heads.py).
+"""How gthread workers tell a whole request head from a partial one (shared/gunicorn_image/patches/gthread_heads.py).
 
 The real server is in tests/hostile/test_hostile_gthread_heads.py; here only the decisions."""
 
@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from startup import gthread_heads
-from startup.gthread_heads import COMPLETE, FIELDS_TOO_LARGE, PARTIAL, URI_TOO_LONG, head_state
+from gunicorn_image.patches import gthread_heads
+from gunicorn_image.patches.gthread_heads import COMPLETE, FIELDS_TOO_LARGE, PARTIAL, URI_TOO_LONG, head_state
 
 LIMITS = (4094, 8190, 4096 + 101 * 8192 + 4)  # Gunicorn's defaults, as _limits gives them
 LINE, FIELD, HEAD = LIMITS

@@ -10,7 +10,8 @@ import types
 from pathlib import Path
 
 import pytest
-from startup.settings import SUMMARY_KEYS
+from gunicorn_image import contract, patches
+from gunicorn_image.settings import SUMMARY_KEYS
 from unit_support import SHARED, needs_gunicorn
 
 IMAGE_CONFIG = SHARED / "gunicorn_conf.py"
@@ -69,7 +70,7 @@ def gunicorn_cfg(monkeypatch: pytest.MonkeyPatch):
             monkeypatch.delenv(name)
         for name, value in {**BASE_ENV, **env}.items():
             monkeypatch.setenv(name, value)
-        monkeypatch.delitem(sys.modules, "startup.gunicorn_config", raising=False)  # re-read the environment
+        monkeypatch.delitem(sys.modules, "gunicorn_image.gunicorn_config", raising=False)  # re-read the environment
         probe = Probe()
         probe.load_config_from_file(str(config))
         return probe.cfg
@@ -130,7 +131,7 @@ def test_gunicorn_reads_every_setting_from_the_environment(gunicorn_cfg) -> None
     assert cfg.forwarded_allow_ips == ["10.0.0.0/8"]
     assert cfg.worker_class_str == "gthread"
     assert cfg.control_socket_disable is True
-    assert cfg.logger_class.__name__ == "Logger" and cfg.logger_class.__module__ == "startup.gunicorn_logging"
+    assert cfg.logger_class.__name__ == "Logger" and cfg.logger_class.__module__ == "gunicorn_image.gunicorn_logging"
 
 
 @needs_gunicorn
@@ -184,7 +185,7 @@ def test_every_exported_name_is_a_gunicorn_setting(gunicorn_cfg) -> None:
             "APP_USER": "root",
         }
     )
-    import startup.gunicorn_config as module
+    import gunicorn_image.gunicorn_config as module
 
     known = {setting.name for setting in KNOWN_SETTINGS}
     extras = {"log_data", "settings"}  # tiangolo's log_data, and our settings object for extending configs
@@ -195,22 +196,29 @@ def test_every_exported_name_is_a_gunicorn_setting(gunicorn_cfg) -> None:
 @needs_gunicorn
 def test_a_user_config_can_extend_the_default(gunicorn_cfg, tmp_path: Path) -> None:
     user_config = tmp_path / "gunicorn_conf.py"
-    user_config.write_text("from startup.gunicorn_config import *\n\nworkers = 9\nkeepalive = settings.keepalive * 2\n")
+    user_config.write_text("from gunicorn_image.gunicorn_config import *\n\nworkers = 9\nkeepalive = settings.keepalive * 2\n")
     cfg = gunicorn_cfg({"PORT": "8000", "KEEP_ALIVE": "4"}, user_config)
     assert cfg.workers == 9 and cfg.keepalive == 8
     assert cfg.bind == ["0.0.0.0:8000"]  # the rest is ours
     for hook in ("on_starting", "when_ready", "post_fork", "post_worker_init", "child_exit"):
-        assert getattr(cfg, hook).__module__ == "startup.gunicorn_config", f"{hook} is not the default's"
+        # The image's hooks are not in any file: gunicorn_image.serve layers them (test_contract.py).
+        assert getattr(cfg, hook).__module__ == "gunicorn.config", f"{hook} comes from the config file"
 
 
-# --- hooks ------------------------------------------------------------------------------------------------
+# --- hooks (gunicorn_image.contract.ImageHooks, with the settings this config read) ---------------------
+
+
+def image_hooks() -> contract.ImageHooks:
+    import gunicorn_image.gunicorn_config as config
+
+    return contract.ImageHooks(config.settings, config.log_data, patch_modules=tuple(p.module for p in patches.PATCHES))
 
 
 @needs_gunicorn
 def test_on_starting_prints_the_effective_settings_line(gunicorn_cfg, capsys) -> None:
     cfg = gunicorn_cfg({"LOG_LEVEL": "error"})
     cfg.set("workers", 5)  # e.g. GUNICORN_CMD_ARGS="-w 5"
-    import startup.gunicorn_config as module
+    module = image_hooks()
 
     module.on_starting(types.SimpleNamespace(cfg=cfg))
     lines = capsys.readouterr().out.splitlines()
@@ -227,7 +235,7 @@ def test_prometheus_dir_is_created_emptied_and_dead_workers_marked(
     (metrics / "old").mkdir(parents=True)
     (metrics / "counter_123.db").write_text("stale")
     cfg = gunicorn_cfg({"PROMETHEUS_MULTIPROC_DIR": str(metrics)})
-    import startup.gunicorn_config as module
+    module = image_hooks()
 
     module.on_starting(types.SimpleNamespace(cfg=cfg))
     assert metrics.is_dir() and list(metrics.iterdir()) == []
@@ -238,7 +246,7 @@ def test_prometheus_dir_is_created_emptied_and_dead_workers_marked(
     monkeypatch.setitem(sys.modules, "prometheus_client", types.ModuleType("prometheus_client"))
     monkeypatch.setitem(sys.modules, "prometheus_client.multiprocess", fake)
     sys.modules["prometheus_client"].multiprocess = fake  # type: ignore[attr-defined]
-    from startup import prometheus_dir
+    from gunicorn_image import prometheus_dir
 
     monkeypatch.setattr(prometheus_dir, "fold_dead_process", lambda path, pid: calls.append(("folded", pid, path)))
     module.child_exit(None, types.SimpleNamespace(pid=4242))
@@ -248,8 +256,8 @@ def test_prometheus_dir_is_created_emptied_and_dead_workers_marked(
 @needs_gunicorn
 def test_a_failing_metrics_fold_is_logged_and_the_master_goes_on(gunicorn_cfg, tmp_path: Path, monkeypatch) -> None:
     gunicorn_cfg({"PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
-    import startup.gunicorn_config as module
-    from startup import prometheus_dir
+    module = image_hooks()
+    from gunicorn_image import prometheus_dir
 
     fake = types.ModuleType("prometheus_client.multiprocess")
     fake.mark_process_dead = lambda pid, path=None: None
@@ -270,8 +278,8 @@ def test_a_failing_metrics_fold_is_logged_and_the_master_goes_on(gunicorn_cfg, t
 @needs_gunicorn
 def test_without_a_metrics_directory_child_exit_does_nothing(gunicorn_cfg, monkeypatch) -> None:
     gunicorn_cfg({})
-    import startup.gunicorn_config as module
-    from startup import prometheus_dir
+    module = image_hooks()
+    from gunicorn_image import prometheus_dir
 
     monkeypatch.setattr(prometheus_dir, "fold_dead_process", lambda *_: pytest.fail("folded without a directory"))
     module.child_exit(None, types.SimpleNamespace(pid=4242))
@@ -282,7 +290,7 @@ def test_unwritable_prometheus_dir_stops_with_one_line(gunicorn_cfg, tmp_path: P
     blocker = tmp_path / "file"
     blocker.write_text("")
     cfg = gunicorn_cfg({"PROMETHEUS_MULTIPROC_DIR": str(blocker / "metrics")})
-    import startup.gunicorn_config as module
+    module = image_hooks()
 
     with pytest.raises(SystemExit) as caught:
         module.on_starting(types.SimpleNamespace(cfg=cfg))
@@ -293,9 +301,9 @@ def test_unwritable_prometheus_dir_stops_with_one_line(gunicorn_cfg, tmp_path: P
 @needs_gunicorn
 def test_post_worker_init_records_the_worker_for_server_info(gunicorn_cfg, monkeypatch) -> None:
     gunicorn_cfg({})
-    import startup.gunicorn_config as module
+    module = image_hooks()
     from gunicorn.workers.gthread import ThreadWorker
-    from startup import server_identity
+    from gunicorn_image import server_identity
 
     monkeypatch.setattr(server_identity, "_recorded_worker_class", None)
     module.post_worker_init(ThreadWorker.__new__(ThreadWorker))
@@ -305,8 +313,8 @@ def test_post_worker_init_records_the_worker_for_server_info(gunicorn_cfg, monke
 @needs_gunicorn
 def test_post_fork_gives_uvicorn_workers_the_head_limits_and_leaves_others(gunicorn_cfg, monkeypatch) -> None:
     cfg = gunicorn_cfg({"HEADER_TIMEOUT": "3"})
-    import startup.gunicorn_config as module
-    from startup import uvicorn_limits
+    module = image_hooks()
+    from gunicorn_image.patches import uvicorn_limits
 
     calls: list[tuple[object, object, object]] = []
     monkeypatch.setattr(uvicorn_limits, "apply_limits", lambda worker, c, timeout: calls.append((worker, c, timeout)))
@@ -318,7 +326,7 @@ def test_post_fork_gives_uvicorn_workers_the_head_limits_and_leaves_others(gunic
 @needs_gunicorn
 def test_post_fork_is_harmless_for_gunicorn_workers(gunicorn_cfg) -> None:
     cfg = gunicorn_cfg({})
-    import startup.gunicorn_config as module
+    module = image_hooks()
 
     module.post_fork(types.SimpleNamespace(cfg=cfg), types.SimpleNamespace())  # no uvicorn Config: nothing to do
 
@@ -326,8 +334,8 @@ def test_post_fork_is_harmless_for_gunicorn_workers(gunicorn_cfg) -> None:
 @needs_gunicorn
 def test_post_fork_makes_uvicorn_workers_drain_new_connections(gunicorn_cfg, monkeypatch) -> None:
     cfg = gunicorn_cfg({})
-    import startup.gunicorn_config as module
-    from startup import uvicorn_drain
+    module = image_hooks()
+    from gunicorn_image.patches import uvicorn_drain
 
     drained: list[object] = []
     monkeypatch.setattr(uvicorn_drain, "apply_drain", drained.append)
@@ -349,10 +357,10 @@ def test_post_fork_gives_a_switching_worker_its_accounts_home(
     gunicorn_cfg, monkeypatch, euid: int, worker_uid: int, home_before: str, home_after: str
 ) -> None:
     gunicorn_cfg({})
-    import startup.gunicorn_config as module
-    from startup import processes
+    module = image_hooks()
+    from gunicorn_image import processes
 
-    monkeypatch.setattr(module.os, "geteuid", lambda: euid)
+    monkeypatch.setattr(contract.os, "geteuid", lambda: euid)
     monkeypatch.setattr(processes, "home_after_switch", lambda uid, current: {1000: "/app"}[uid])
     monkeypatch.setenv("HOME", home_before)
     module.post_fork(types.SimpleNamespace(cfg=types.SimpleNamespace(uid=worker_uid)), types.SimpleNamespace())
@@ -362,8 +370,8 @@ def test_post_fork_gives_a_switching_worker_its_accounts_home(
 @needs_gunicorn
 def test_when_ready_reaps_orphans_but_leaves_gunicorns_own_children(gunicorn_cfg, monkeypatch) -> None:
     gunicorn_cfg({})
-    import startup.gunicorn_config as module
-    from startup import processes
+    module = image_hooks()
+    from gunicorn_image import processes
 
     kept: list[object] = []
     monkeypatch.setattr(processes, "reap_exited_children", lambda keep=(): kept.append(set(keep)) or [12, 13])

@@ -30,7 +30,7 @@ def restore_logging():
 
 def make_logger(json_lines: bool = False, **settings):
     from gunicorn.config import Config
-    from startup.gunicorn_logging import JsonLogger, Logger
+    from gunicorn_image.gunicorn_logging import JsonLogger, Logger
 
     root = logging.getLogger()  # pytest's capture handlers would count as "configured by someone else"
     root.handlers[:] = [h for h in root.handlers if not type(h).__module__.startswith("_pytest")]

@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from startup import launch, start
-from startup.settings import load_settings
+from gunicorn_image import launch, start
+from gunicorn_image.settings import load_settings
 from unit_support import SHARED
 
 
@@ -69,15 +69,15 @@ def test_config_chooses_worker_class_reads_file_and_cmd_args(tmp_path: Path) -> 
     conf.write_text("worker_class = 'sync'\n")
     settings = replace(settings_for({}, tmp_path), gunicorn_conf=conf)
     assert launch.config_chooses_worker_class(settings, {"GUNICORN_CMD_ARGS": "-k gevent"}) == (True, True)
-    conf.write_text("from startup.gunicorn_config import *\n")
+    conf.write_text("from gunicorn_image.gunicorn_config import *\n")
     assert launch.config_chooses_worker_class(settings, {}) == (False, False)
 
 
 @pytest.mark.parametrize(
     ("worker_class", "expected"),
     [
-        (None, ["gunicorn", "-c", "/gunicorn_conf.py", "main:app"]),
-        ("gthread", ["gunicorn", "-c", "/gunicorn_conf.py", "-k", "gthread", "main:app"]),
+        (None, [*launch.GUNICORN, "-c", "/gunicorn_conf.py", "main:app"]),
+        ("gthread", [*launch.GUNICORN, "-c", "/gunicorn_conf.py", "-k", "gthread", "main:app"]),
     ],
 )
 def test_gunicorn_command_shows_the_config_path(worker_class, expected) -> None:
@@ -199,7 +199,7 @@ def test_workers_account_is_this_process_when_there_is_no_switch(tmp_path: Path)
 
 @pytest.mark.parametrize("script", ["start", "reload"])
 def test_metrics_directory_is_prepared_before_the_app_is_imported(monkeypatch, tmp_path: Path, script: str) -> None:
-    from startup import reload
+    from gunicorn_image import reload
 
     steps: list[str] = []
     settings = settings_for({"DEFAULT_WORKER_CLASS": "auto"}, tmp_path)

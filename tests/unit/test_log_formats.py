@@ -8,7 +8,7 @@ import logging.config
 import sys
 
 import pytest
-from startup.log_formats import JsonAccessFormatter, JsonFormatter, access_fields, uvicorn_log_config
+from gunicorn_image.log_formats import JsonAccessFormatter, JsonFormatter, access_fields, uvicorn_log_config
 
 
 def record(name: str, message: str, args=None, level: int = logging.INFO, **extra) -> logging.LogRecord:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from startup import prestart
+from gunicorn_image import prestart
 
 needs_bash = pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 

@@ -9,7 +9,7 @@ import time
 import types
 
 import pytest
-from startup import processes
+from gunicorn_image import processes
 
 
 class FakeChildren:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from startup import prometheus_dir
+from gunicorn_image import prometheus_dir
 
 
 def test_prepare_creates_the_directory(tmp_path: Path) -> None:

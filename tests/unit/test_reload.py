@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from startup import reload
-from startup.settings import load_settings
+from gunicorn_image import launch, reload
+from gunicorn_image.settings import load_settings
 
 
 def settings_for(env: dict[str, str], tmp_path: Path):
@@ -55,8 +56,10 @@ def test_gunicorn_reload_command_watches_app_and_reload_dirs(tmp_path: Path) -> 
     (tmp_path / "templates").mkdir()
     settings = replace(settings_for({"RELOAD_DIRS": "templates"}, tmp_path), gunicorn_conf=Path("/gunicorn_conf.py"))
     command = reload.gunicorn_reload_command(settings, "gthread", "main:app")
-    assert command[:5] == ["gunicorn", "-c", "/gunicorn_conf.py", "-k", "gthread"]
-    assert command[5:8] == ["--reload", "--workers", "1"]
+    server = len(launch.GUNICORN)
+    assert command[:server] == [sys.executable, "-m", "gunicorn_image.serve"]
+    assert command[server:server + 4] == ["-c", "/gunicorn_conf.py", "-k", "gthread"]
+    assert command[server + 4:server + 7] == ["--reload", "--workers", "1"]
     assert "--reload-extra-file" in command and "/app/**/*.py" in command
     assert f"{tmp_path}/templates/**/*.py" in command
     assert command[-1] == "main:app"

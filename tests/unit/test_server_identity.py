@@ -1,4 +1,4 @@
-"""startup.server_info() names the server that answered, for the example apps."""
+"""gunicorn_image.server_info() names the server that answered, for the example apps."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import sys
 import types
 
 import pytest
-import startup
-from startup import server_identity
+import gunicorn_image
+from gunicorn_image import server_identity
 
 
 @pytest.fixture
@@ -32,20 +32,20 @@ def test_recorded_worker_class_is_reported_with_its_public_path(clean_identity, 
     fake_module(monkeypatch, "uvicorn_worker._workers", UvicornWorker=worker_type)
     fake_module(monkeypatch, "uvicorn_worker", UvicornWorker=worker_type)
     server_identity.record_worker(worker_type())
-    assert startup.server_info() == "gunicorn/27.0.1 uvicorn_worker.UvicornWorker"
+    assert gunicorn_image.server_info() == "gunicorn/27.0.1 uvicorn_worker.UvicornWorker"
 
 
 def test_worker_class_from_loaded_modules_when_the_hook_did_not_run(clean_identity, monkeypatch) -> None:
     fake_module(monkeypatch, "gunicorn", __version__="27.0.1")
     fake_module(monkeypatch, "gunicorn.arbiter")
     fake_module(monkeypatch, "meinheld.gmeinheld")
-    assert startup.server_info() == "gunicorn/27.0.1 meinheld.gmeinheld.MeinheldWorker"
+    assert gunicorn_image.server_info() == "gunicorn/27.0.1 meinheld.gmeinheld.MeinheldWorker"
 
 
 def test_plain_uvicorn(clean_identity, monkeypatch) -> None:
     fake_module(monkeypatch, "uvicorn", __version__="0.54.0")
-    assert startup.server_info() == "uvicorn/0.54.0"
+    assert gunicorn_image.server_info() == "uvicorn/0.54.0"
 
 
 def test_fallback_names_python(clean_identity) -> None:
-    assert startup.server_info().startswith("python/")
+    assert gunicorn_image.server_info().startswith("python/")

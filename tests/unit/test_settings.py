@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from startup import settings as settings_module
-from startup.settings import SUMMARY_KEYS, SettingsError, app_module, gunicorn_conf_path, load_settings
+from gunicorn_image import settings as settings_module
+from gunicorn_image.settings import SUMMARY_KEYS, SettingsError, app_module, gunicorn_conf_path, load_settings
 
 NOT_ROOT = 1000  # euid for tests that should not look up APP_USER
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 from unit_support import SHARED
 
-SCRIPTS = {"start.sh": "startup.start", "start-reload.sh": "startup.reload"}
+SCRIPTS = {"start.sh": "gunicorn_image.start", "start-reload.sh": "gunicorn_image.reload"}
 
 
 @pytest.mark.parametrize(("script", "module"), SCRIPTS.items())

@@ -14,7 +14,7 @@ import time
 import types
 
 import pytest
-from startup import uvicorn_drain
+from gunicorn_image.patches import uvicorn_drain
 
 
 class FakeConnection:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 
 import pytest
-from startup import workers
+from gunicorn_image import workers
 
 
 @pytest.mark.parametrize(

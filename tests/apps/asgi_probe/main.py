@@ -10,7 +10,7 @@ import logging
 import os
 from urllib.parse import parse_qs
 
-from startup import server_info
+from gunicorn_image import server_info
 
 MESSAGE = "original"  # /start-reload.sh tests change this line
 log = logging.getLogger("probe")

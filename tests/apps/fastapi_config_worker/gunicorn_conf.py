@@ -1,5 +1,5 @@
 """A user's config that extends the default one and picks its own worker class."""
 
-from startup.gunicorn_config import *  # noqa: F401,F403
+from gunicorn_image.gunicorn_config import *  # noqa: F401,F403
 
 worker_class = "uvicorn_worker.UvicornH11Worker"

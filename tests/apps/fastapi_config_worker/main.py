@@ -1,7 +1,7 @@
 """A FastAPI app that says which worker serves it."""
 
 from fastapi import FastAPI
-from startup import server_info
+from gunicorn_image import server_info
 
 app = FastAPI()
 

@@ -5,7 +5,7 @@ import logging
 import os
 
 from flask import Flask, request
-from startup import server_info
+from gunicorn_image import server_info
 
 MESSAGE = "original"  # /start-reload.sh tests change this line
 log = logging.getLogger("probe")

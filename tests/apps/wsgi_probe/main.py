@@ -1,7 +1,7 @@
 """A plain WSGI app (no framework) that reports what the container tests need to see.
 
 GET /            -> JSON: which module answered, MESSAGE, the worker pid, the client address,
-                    the URL scheme and the server (`startup.server_info()`)
+                    the URL scheme and the server (`gunicorn_image.server_info()`)
 GET /?env=A,B    -> adds {"env": {"A": ..., "B": ...}} from the worker's environment
 GET /barrier?n=N -> waits until N requests are inside this worker at once (threads), up to 10 s
 GET /sleep?s=S   -> answers after S seconds
@@ -15,7 +15,7 @@ import threading
 import time
 from urllib.parse import parse_qs
 
-from startup import server_info
+from gunicorn_image import server_info
 
 LAYOUT = "main.py"
 MESSAGE = "original"  # /start-reload.sh tests change this line

@@ -18,8 +18,9 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
-from startup import apps, config_files, cpu, uvicorn_limits, workers
-from startup.log_formats import LOG_FORMATS, LOG_LEVELS
+from gunicorn_image import apps, config_files, cpu, workers
+from gunicorn_image.patches import uvicorn_limits
+from gunicorn_image.log_formats import LOG_FORMATS, LOG_LEVELS
 
 APP_DIR = Path("/app")
 IMAGE_CONFIG = Path("/gunicorn_conf.py")

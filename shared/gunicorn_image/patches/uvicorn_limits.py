@@ -20,7 +20,7 @@ length of the line in progress after a read that ends inside a head, so a huge h
 past the limit instead of after the parser has buffered all of it. With httptools (the images' parser) the cost
 on a request is one length check on the URL and two per header field.
 
-``apply_limits(worker, cfg)`` is called by the shared Gunicorn config from its ``post_fork`` hook. It swaps the
+``apply_limits(worker, cfg)`` is called by the image's ``post_fork`` hook (``gunicorn_image.contract``). It swaps the
 HTTP protocol class of the worker's ``uvicorn.Config`` (built in ``UvicornWorker.__init__``, before the fork;
 loaded in the worker afterwards) for a subclass of Uvicorn's own, so the worker class stays
 ``uvicorn_worker.UvicornWorker``.
@@ -37,6 +37,20 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["DEFAULT_HEADER_TIMEOUT", "HeadLimits", "apply_limits", "protocol_class"]
+
+PRIVATE_NAMES = (
+    *(f"uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.{name}" for name in (
+        "connection_made", "connection_lost", "data_received", "handle_websocket_upgrade", "on_url",
+        "on_headers_complete", "_should_upgrade", "_unset_keepalive_if_required", "_unsupported_upgrade_warning")),
+    "uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.__init__#loop",
+    "uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.__init__#scope",
+    "uvicorn.protocols.http.h11_impl.H11Protocol.connection_made",
+    "uvicorn.protocols.http.h11_impl.H11Protocol.connection_lost",
+    "uvicorn.protocols.http.h11_impl.H11Protocol.__init__#conn",
+    "h11.Connection.next_event",
+    "h11.Connection.__init__#_max_incomplete_event_size",
+    "h11.Connection.__init__#_receive_buffer",
+)
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 
@@ -522,3 +536,8 @@ def _refuse(protocol: Any, status: int, reason: str, in_progress: bool) -> None:
         )
         transport.write(b"".join(content))
     transport.close()
+
+
+def apply_patch(worker: Any, cfg: Any, header_timeout: float | None) -> None:
+    """The entry `gunicorn_image.patches.apply` calls."""
+    apply_limits(worker, cfg, header_timeout)

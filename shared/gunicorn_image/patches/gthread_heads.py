@@ -12,14 +12,14 @@ once the head is complete (an empty line after the request line). Meanwhile:
   would give once it had read the rest, and is closed;
 - a head not complete ``header_timeout`` seconds after the connection was made (or, on a kept-alive
   connection, after its first byte) gets ``408 Request Timeout`` and is closed, as the project's Uvicorn
-  workers do (``startup.uvicorn_limits``). With no ``header_timeout``, a new connection that sends nothing
+  workers do (``gunicorn_image.patches.uvicorn_limits``). With no ``header_timeout``, a new connection that sends nothing
   is closed after Gunicorn's ``keepalive`` seconds, as Gunicorn's own pending connections are, and a
   started head may take its time, on the poller and not in a thread.
 
 Only plain HTTP/1 connections are read here; TLS, HTTP/2 with prior knowledge and the uWSGI protocol keep
 Gunicorn's own flow. Bodies are read by the pool thread as before. ``apply(worker, header_timeout)`` is
-called from the shared config's ``post_fork`` hook; it replaces the worker's ``enqueue_req`` and
-``murder_pending`` on the instance, so the worker class stays ``gthread``. Follows gunicorn 27.0.1
+called in each new worker by the image's ``post_fork`` hook (``gunicorn_image.contract``); it replaces the
+worker's ``enqueue_req`` and ``murder_pending`` on the instance, so the worker class stays ``gthread``. Follows gunicorn 27.0.1
 (``gunicorn/workers/gthread.py``); with any other gthread it leaves the worker alone.
 """
 
@@ -34,6 +34,20 @@ from functools import partial
 from typing import Any, Callable
 
 __all__ = ["HeadReader", "apply", "head_state"]
+
+# The private parts of Gunicorn this relies on (`gunicorn_image.patches.private_name_missing` checks each;
+# "path#name": `name` is set in that function, e.g. an attribute its __init__ assigns).
+PRIVATE_NAMES = (
+    "gunicorn.workers.gthread.ThreadWorker.enqueue_req",
+    "gunicorn.workers.gthread.ThreadWorker.murder_pending",
+    "gunicorn.workers.gthread.TConn.__init__#data_ready",
+    "gunicorn.workers.gthread.TConn.__init__#is_http2",
+    "gunicorn.workers.gthread.TConn.__init__#parser",
+    "gunicorn.http.unreader.Unreader.take_buffered",
+    "gunicorn.http.unreader.Unreader.unread",
+    "gunicorn.http.get_parser",
+    "gunicorn.http2.negotiation.prior_knowledge_allowed",
+)
 
 READ_SIZE = 64 * 1024
 STOP_LINGER = 2.0  # a stopping worker gives a head it waits for this long (Gunicorn's STOP_KEEPALIVE_LINGER)
@@ -220,9 +234,14 @@ def apply(worker: Any, header_timeout: float | None) -> None:
         return
     if not all(hasattr(worker, name) for name in ("enqueue_req", "murder_pending")) or \
             "data_ready" not in gthread.TConn.__init__.__code__.co_names:
-        worker.log.warning("gthread: this Gunicorn is not the one startup.gthread_heads follows; "
+        worker.log.warning("gthread: this Gunicorn is not the one gunicorn_image.patches.gthread_heads follows; "
                            "request heads are read by the pool threads")
         return
     reader = HeadReader(worker, header_timeout)
     worker.enqueue_req = reader.enqueue_req
     worker.murder_pending = reader.murder_pending
+
+
+def apply_patch(worker: Any, cfg: Any, header_timeout: float | None) -> None:
+    """The entry `gunicorn_image.patches.apply` calls."""
+    apply(worker, header_timeout)

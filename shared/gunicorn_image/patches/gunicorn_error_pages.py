@@ -1,4 +1,4 @@
-"""Fixes for Gunicorn bugs that reach clients, applied when the shared config is loaded (a leaf).
+"""Gunicorn's error pages keep a CRLF-only head on Python 3.14+ (applied in each new worker).
 
 ``gunicorn.util.write_error`` (every 400/414/431/... page Gunicorn's own parser sends) builds its head with
 ``textwrap.dedent`` from a template whose empty line is ``"    \\r"``. Since Python 3.14, ``dedent`` empties a
@@ -14,6 +14,8 @@ import textwrap
 from typing import Any
 
 __all__ = ["apply", "error_page"]
+
+PRIVATE_NAMES = ("gunicorn.util.write_error", "gunicorn.util.write_nonblock")
 
 
 def error_page(status_int: int, reason: str, mesg: str) -> bytes:
@@ -35,11 +37,16 @@ def apply() -> None:
         from gunicorn import util
     except ImportError:
         return
-    if not dedent_eats_carriage_returns() or getattr(util.write_error, "fixed_by_startup", False):
+    if not dedent_eats_carriage_returns() or getattr(util.write_error, "fixed_by_gunicorn_image", False):
         return
 
     def write_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
         util.write_nonblock(sock, error_page(status_int, reason, mesg))
 
-    write_error.fixed_by_startup = True  # type: ignore[attr-defined]
+    write_error.fixed_by_gunicorn_image = True  # type: ignore[attr-defined]
     util.write_error = write_error
+
+
+def apply_patch(worker: Any, cfg: Any, header_timeout: float | None) -> None:
+    """The entry `gunicorn_image.patches.apply` calls."""
+    apply()

@@ -6,7 +6,7 @@
   where possible (the module's file is looked up on the search path).
 - `load_app` / `is_asgi_app`: import the app the way Gunicorn does (`module:name` or `module:factory()`)
   and tell an ASGI app from a WSGI one. Only the `auto` worker class and the reload script need this,
-  and they do it in a child process, `python -m startup.apps APP_MODULE SOURCE`, run as the workers'
+  and they do it in a child process, `python -m gunicorn_image.apps APP_MODULE SOURCE`, run as the workers'
   account: the app's import-time side effects (files it creates) then belong to that account, and the
   start script's own process stays clean. The child answers with its exit status (see `probe`).
 """
@@ -29,7 +29,7 @@ APP_DIR = Path("/app")
 DEFAULT_MODULE_CANDIDATES = (("app.main", "app/main.py"), ("main", "main.py"))
 
 
-# Exit statuses of `python -m startup.apps`: the kind of app, or why there is no answer.
+# Exit statuses of `python -m gunicorn_image.apps`: the kind of app, or why there is no answer.
 PROBE_WSGI = 90
 PROBE_ASGI = 91
 PROBE_UNUSABLE = 2  # AppLoadError: one line on stderr

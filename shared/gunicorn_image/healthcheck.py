@@ -1,6 +1,6 @@
 """The images' HEALTHCHECK: one HTTP request to the server inside the container, no curl needed.
 
-    python -m startup.healthcheck
+    python -m gunicorn_image.healthcheck
 
 Healthy (exit 0) when the server answers `HEALTHCHECK_PATH` (default `/`) with any status below 500.
 The address comes from BIND (its first TCP address) or HOST/PORT, as the server's own settings do;

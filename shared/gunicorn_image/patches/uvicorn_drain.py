@@ -12,7 +12,7 @@ finish. The wait ends as soon as nothing is pending, usually after one poll; it 
 because a client may open a connection and send nothing, e.g. a browser's speculative preconnect. Idle
 keep-alive connections (a response sent, no new request) are not waited for: Uvicorn closes them as before.
 
-``apply_drain(worker)`` is called by the shared Gunicorn config from its ``post_fork`` hook, in the worker
+``apply_drain(worker)`` is called by the image's ``post_fork`` hook (``gunicorn_image.contract``), in the worker
 process: it makes the ``_serve`` of ``uvicorn_worker.UvicornWorker`` (uvicorn-worker 0.4.0) and of the
 deprecated ``uvicorn.workers.UvicornWorker`` build this server instead of ``uvicorn.server.Server``, so the
 worker class stays ``uvicorn_worker.UvicornWorker``. Only that worker process is changed.
@@ -29,6 +29,17 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 __all__ = ["DRAIN_INTERVAL", "DRAIN_TIMEOUT", "apply_drain", "draining_server_class", "wait_for_first_requests"]
+
+PRIVATE_NAMES = (
+    "uvicorn.server.Server.shutdown",
+    "uvicorn.server.Server.__init__#force_exit",
+    "uvicorn.server.Server.__init__#server_state",
+    "uvicorn.server.ServerState.__init__#connections",
+    "uvicorn_worker._workers.UvicornWorker._serve#Server",
+    "uvicorn.workers.UvicornWorker._serve#Server",
+    "uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.__init__#cycle",
+    "uvicorn.protocols.http.h11_impl.H11Protocol.__init__#cycle",
+)
 
 # A request normally arrives within a millisecond of its connection; a client that is slower than this (or
 # never sends) gets the connection closed, as without the drain.
@@ -119,3 +130,8 @@ def apply_drain(worker: Any) -> bool:
     # Only this worker process is affected: post_fork runs after the fork.
     namespace["Server"] = draining
     return True
+
+
+def apply_patch(worker: Any, cfg: Any, header_timeout: float | None) -> None:
+    """The entry `gunicorn_image.patches.apply` calls."""
+    apply_drain(worker)

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from startup import apps, launch, processes, workers
-from startup.log_formats import uvicorn_log_config
-from startup.settings import APP_DIR, Settings
+from gunicorn_image import apps, launch, processes, workers
+from gunicorn_image.log_formats import uvicorn_log_config
+from gunicorn_image.settings import APP_DIR, Settings
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def watched_dirs(settings: Settings) -> list[str]:
 
 
 def gunicorn_reload_command(settings: Settings, worker_class: str, app_module: str) -> list[str]:
-    command = ["gunicorn", "-c", str(settings.gunicorn_conf)]
+    command = [*launch.GUNICORN, "-c", str(settings.gunicorn_conf)]
     if worker_class:
         command += ["-k", worker_class]
     command += ["--reload", "--workers", "1"]

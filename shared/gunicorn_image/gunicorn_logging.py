@@ -23,7 +23,7 @@ from typing import Any
 
 from gunicorn import glogging
 
-from startup.log_formats import JsonAccessFormatter, JsonFormatter, text_formatter
+from gunicorn_image.log_formats import JsonAccessFormatter, JsonFormatter, text_formatter
 
 _OURS = "_startup_handler"  # marks the root handler we add, so a reload replaces it
 

@@ -1,8 +1,9 @@
-"""What /start.sh runs: prestart, validate, then exec `gunicorn -c <config> [-k <class>] <app>`.
+"""What /start.sh runs: prestart, validate, then exec Gunicorn: `python -m gunicorn_image.serve -c <config>
+[-k <class>] <app>`, Gunicorn's own command line run by the image's application (`gunicorn_image.serve`).
 
 The exec keeps the container's PID 1, so Gunicorn's master gets SIGTERM directly, and its command
 line shows `-c <config path>` like tiangolo's images. The settings JSON line is printed by the
-config's `on_starting` hook, with the values Gunicorn really uses.
+image's `on_starting` hook, with the values Gunicorn really uses.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import NoReturn
 
-from startup import launch, workers
+from gunicorn_image import launch, workers
 
 # Threads per gthread worker when THREADS is unset: one slow client holds one thread while it trickles
 # its request, so a single thread per worker would let it stall every other client of that worker.
@@ -26,7 +27,7 @@ def with_default_threads(env: dict[str, str], worker_class: str | None) -> dict[
 
 def gunicorn_command(config: str, worker_class: str | None, app_module: str) -> list[str]:
     worker_option = ["-k", worker_class] if worker_class else []
-    return ["gunicorn", "-c", config, *worker_option, app_module]
+    return [*launch.GUNICORN, "-c", config, *worker_option, app_module]
 
 
 def main() -> NoReturn:

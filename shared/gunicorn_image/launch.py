@@ -14,10 +14,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from startup import apps, config_files, prestart, processes, prometheus_dir, workers
-from startup.settings import APP_DIR, Settings, SettingsError, app_module, load_settings
+from gunicorn_image import apps, config_files, prestart, processes, prometheus_dir, workers
+from gunicorn_image.settings import APP_DIR, Settings, SettingsError, app_module, load_settings
 
 CONFIG_ERROR_STATUS = 2
+# Gunicorn's command line, run by the image's application (`gunicorn_image.serve`), which keeps the image's
+# guarantees whatever config file the command names.
+GUNICORN = [sys.executable, "-m", "gunicorn_image.serve"]
 
 
 def say(line: str) -> None:
@@ -82,7 +85,7 @@ def app_module_or_exit(env: Mapping[str, str]) -> str:
 
 
 def detect_asgi(app_module: str, env: Mapping[str, str], settings: Settings, app_dir: Path = APP_DIR) -> bool:
-    """Whether the app is ASGI, asked of a child process that imports it (`python -m startup.apps`).
+    """Whether the app is ASGI, asked of a child process that imports it (`python -m gunicorn_image.apps`).
 
     The child runs with the server's environment, in /app, and as the workers' account when the
     workers will switch to one, so whatever the app does on import happens as it will under the server.
@@ -100,7 +103,7 @@ def detect_asgi(app_module: str, env: Mapping[str, str], settings: Settings, app
     sys.stdout.flush()
     try:
         status = subprocess.run(
-            [sys.executable, "-m", "startup.apps", app_module, source],
+            [sys.executable, "-m", "gunicorn_image.apps", app_module, source],
             env=child_env,
             cwd=str(app_dir) if app_dir.is_dir() else None,
             check=False,

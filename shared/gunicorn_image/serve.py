@@ -1,0 +1,72 @@
+"""The server /start.sh and /start-reload.sh exec: Gunicorn, with the image's guarantees on any config.
+
+    python -m gunicorn_image.serve -c <config> [-k <worker class>] [gunicorn options] <app>
+
+It takes Gunicorn's own command line (so the master's shows `-c <config path>`) and runs Gunicorn's
+WSGI application runner, which serves WSGI and ASGI apps alike, with the configuration loaded in three
+layers (`gunicorn_image.contract`): the image's defaults from the environment, then the user's config file,
+GUNICORN_CMD_ARGS and the command line as Gunicorn loads them, then the image's hooks chained before the
+user's. A guarantee the user's config changes explicitly is announced in one line, and theirs is kept.
+
+The layering runs again on SIGHUP, as Gunicorn's own loading does.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from gunicorn.app.wsgiapp import WSGIApplication
+
+from gunicorn_image import contract, patches
+
+
+class ImageApplication(WSGIApplication):
+    """Gunicorn's `gunicorn` command, with `load_config` layered (see the module's docstring)."""
+
+    _patch_modules: tuple[str, ...] | None = None  # checked once per process; a reload keeps the answer
+    _patch_warnings: list[str]
+
+    def load_default_config(self) -> None:
+        super().load_default_config()
+        from gunicorn_image import gunicorn_config  # the environment, validated (the start script did so already)
+
+        self._image_defaults = {
+            name: getattr(gunicorn_config, name) for name in gunicorn_config.__all__ if name in self.cfg.settings
+        }
+        for name, value in self._image_defaults.items():
+            self.cfg.set(name, value)
+        self._image_values = {g.setting: self.cfg.settings[g.setting].get()
+                              for g in contract.GUARANTEES if g.setting in self.cfg.settings}
+        self._explicit: dict[str, set[str]] = {}
+        self._hooks = contract.ImageHooks(gunicorn_config.settings, gunicorn_config.log_data)
+
+    def load_config_from_file(self, filename: str) -> Any:
+        namespace = super().load_config_from_file(filename)
+        self._explicit[f"Your config ({filename})"] = contract.explicit_names(
+            namespace, self._image_defaults, self.cfg.settings)
+        return namespace
+
+    def load_config(self) -> None:
+        super().load_config()
+        env_args = self.cfg.parser().parse_args(self.cfg.get_cmd_args_from_env())
+        self._explicit["GUNICORN_CMD_ARGS"] = {
+            name for name, value in vars(env_args).items() if value is not None and name in self.cfg.settings}
+        final_values = {name: self.cfg.settings[name].get() for name in self._image_values}
+        notes = [line for source, names in self._explicit.items()
+                 for line in contract.announcements(names, self._image_values, final_values, source)]
+        if ImageApplication._patch_modules is None:
+            warnings: list[str] = []
+            ImageApplication._patch_modules = patches.check(warnings.append)
+            notes += warnings
+        self._hooks.patch_modules = ImageApplication._patch_modules
+        self._hooks.notes = notes
+        contract.layer_hooks(self.cfg, self._hooks)
+
+
+def main() -> None:
+    ImageApplication("%(prog)s [OPTIONS] [APP_MODULE]", prog="gunicorn").run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
