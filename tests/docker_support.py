@@ -8,6 +8,7 @@ supported Python that was built.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import socket
@@ -66,6 +67,36 @@ def require_image(image: str, python: str = TEST_PYTHON) -> str:
     if reason:
         pytest.skip(reason)
     pytest.fail(f"{ref} is not built: run `make build-all` (or `make build-{image} PY={python}`) first")
+
+
+# Gunicorn's names for the workers `WORKER_CLASS=auto` picks on org/base, by kind of app:
+# (what "Using worker: ..." says, the class `gunicorn_image.server_info()` names).
+AUTO_WORKERS = {"wsgi": ("gthread", "gunicorn.workers.gthread.ThreadWorker"),
+                "asgi": ("asgi", "gunicorn.workers.gasgi.ASGIWorker")}
+
+
+@dataclass(frozen=True)
+class DefaultWorker:
+    logged: str  # what Gunicorn logs as "Using worker: ..."
+    server: str  # the class `gunicorn_image.server_info()` names
+    workers_per_core: float
+
+
+@functools.cache
+def default_worker(image: str, kind: str, python: str = TEST_PYTHON) -> DefaultWorker:
+    """The worker an image runs for a kind of app with no settings, read from the image itself (its
+    DEFAULT_WORKER_CLASS and DEFAULT_WORKERS_PER_CORE), so a new image needs no test edit."""
+    env = dict(item.partition("=")[::2] for item in
+               docker_client().images.get(require_image(image, python)).attrs["Config"]["Env"])
+    name = env.get("DEFAULT_WORKER_CLASS", "auto")
+    logged, server = AUTO_WORKERS[kind] if name == "auto" else (name, name)
+    return DefaultWorker(logged, server, float(env.get("DEFAULT_WORKERS_PER_CORE", "1")))
+
+
+def family_ids() -> list[tuple[str, str, str]]:
+    """(test id, image, kind) for every image of versions.json and every kind of app it serves."""
+    return [(image if len(project.serves(image)) == 1 else f"{image}-{kind}", image, kind)
+            for image, kind in project.family()]
 
 
 def build_app_image(image_ref: str, app: str, dockerfile_extra: str = "") -> str:

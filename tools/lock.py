@@ -2,6 +2,7 @@
 
     python3 tools/lock.py                  # every image, every Python (make lock)
     python3 tools/lock.py --python 3.13    # one Python
+    python3 tools/lock.py --image uvicorn  # one image (its parent's lock must exist)
 
 Each lock is resolved inside that Python's slim image, preferring wheels (the final images carry no
 compiler), constrained by the parent's lock so parent and child agree. Where a Python cannot have an
@@ -21,6 +22,9 @@ import python_base
 RESOLVE = r"""
 set -eu
 python3 -m venv /tmp/venv >/dev/null
+if [ -s /tmp/parent.txt ]; then  # the parent's packages first, so the lock lists all that the image has
+    /tmp/venv/bin/pip install --quiet --no-deps --prefer-binary -r /tmp/parent.txt >&2
+fi
 /tmp/venv/bin/pip install --quiet --prefer-binary -c /tmp/parent.txt -r /tmp/requirements.in >&2
 /tmp/venv/bin/pip freeze --exclude-editable | sort -f
 """
@@ -49,6 +53,7 @@ def resolve(image: str, base: python_base.PythonBase) -> tuple[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", action="append", choices=project.PYTHONS)
+    parser.add_argument("--image", action="append", choices=project.IMAGES)
     options = parser.parse_args()
     machine.write_pip_context()
     for python in options.python or project.PYTHONS:
@@ -57,7 +62,7 @@ def main() -> int:
         except python_base.Unavailable as error:
             print(f"[py{python}] skipped: {error}")
             continue
-        for image in project.IMAGES:
+        for image in [image for image in project.IMAGES if not options.image or image in options.image]:
             locks = project.ROOT / image / "locks"
             locks.mkdir(exist_ok=True)
             text, why = resolve(image, base)

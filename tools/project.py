@@ -31,6 +31,17 @@ def parent(image: str) -> str | None:
     return VERSIONS["images"][image]["parent"]
 
 
+def serves(image: str) -> list[str]:
+    """The kinds of app ("wsgi", "asgi") the image serves with its default worker."""
+    return list(VERSIONS["images"][image]["serves"])
+
+
+def family() -> list[tuple[str, str]]:
+    """(image, kind of app) for every image and every kind it serves, parents first: what a parent promises
+    for a kind of app is tested on each of these."""
+    return [(image, kind) for image in IMAGES for kind in serves(image)]
+
+
 def lineage(image: str) -> list[str]:
     """The image and its ancestors, base first."""
     chain: list[str] = []

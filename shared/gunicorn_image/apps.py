@@ -201,8 +201,36 @@ def is_asgi_app(app: Any) -> bool:
         parameters = list(inspect.signature(app).parameters)
     except (TypeError, ValueError):
         return False
-    # e.g. a functools.partial or a decorator hiding an async function: judge by the ASGI parameter names
-    return parameters[:3] == ["scope", "receive", "send"]
+    # e.g. a functools.partial or a decorator hiding an async function: judge by the ASGI parameter names;
+    # a function of `scope` alone is an ASGI 2 app
+    return parameters[:3] == ["scope", "receive", "send"] or parameters == ["scope"]
+
+
+def is_asgi2_app(app: Any) -> bool:
+    """Whether an ASGI app is ASGI 2, a "double callable" (`app(scope)` returns `instance(receive, send)`), told
+    the way Uvicorn tells it: a class without `__await__`, or a callable whose call is not a coroutine function.
+    A callable taking (scope, receive, send) is ASGI 3 even when a wrapper hides its coroutine."""
+    if inspect.isclass(app):
+        return not hasattr(app, "__await__")
+    call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", None)  # noqa: B004
+    if call is None or inspect.iscoroutinefunction(call):
+        return False
+    try:
+        return len(inspect.signature(call).parameters) == 1
+    except (TypeError, ValueError):
+        return False
+
+
+class ASGI2App:
+    """An ASGI 2 app served as ASGI 3 (for Gunicorn's asgi worker, which speaks only ASGI 3; Uvicorn adapts
+    ASGI 2 itself)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        instance = self.app(scope)
+        await instance(receive, send)
 
 
 def probe(app_module: str, source: str) -> int:

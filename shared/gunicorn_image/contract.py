@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -145,8 +146,12 @@ class ImageHooks:
             server.log.debug("Reaped %d orphaned process(es) that ended before Gunicorn started", len(reaped))
 
     def post_fork(self, server: Any, worker: Any) -> None:
-        """In each new worker, before it loads the app and switches to the workers' account: the server patches
-        (`gunicorn_image.patches`), and the HOME of the account it will switch to."""
+        """In each new worker, before it loads the app and switches to the workers' account: stop signals that end
+        it, the server patches (`gunicorn_image.patches`), and the HOME of the account it will switch to."""
+        # Until Gunicorn installs the worker's own handlers, the master's, inherited through fork, would swallow
+        # a SIGTERM sent while this worker boots, and it would serve on after `docker stop` (seen on Meinheld).
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(signum, signal.SIG_DFL)
         patches.apply(self.patch_modules, worker, server.cfg, self.settings.header_timeout,
                       lambda line: worker.log.warning(line))
         if os.geteuid() == 0 and server.cfg.uid != 0:

@@ -18,7 +18,7 @@ from typing import Any
 
 from gunicorn.app.wsgiapp import WSGIApplication
 
-from gunicorn_image import contract, patches
+from gunicorn_image import apps, contract, patches
 
 
 class ImageApplication(WSGIApplication):
@@ -62,6 +62,14 @@ class ImageApplication(WSGIApplication):
         self._hooks.patch_modules = ImageApplication._patch_modules
         self._hooks.notes = notes
         contract.layer_hooks(self.cfg, self._hooks)
+
+    def load(self) -> Any:
+        """The app, in a worker; an ASGI 2 app is adapted for Gunicorn's asgi worker, which speaks only ASGI 3."""
+        app = super().load()
+        gasgi = sys.modules.get("gunicorn.workers.gasgi")
+        if gasgi is not None and issubclass(self.cfg.worker_class, gasgi.ASGIWorker) and apps.is_asgi2_app(app):
+            return apps.ASGI2App(app)
+        return app
 
 
 def main() -> None:

@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from docker_support import project, require_image, run_container
+from docker_support import default_worker, project, require_image, run_container
 
-EXPECTED = {  # image -> (framework in the example's answer, worker the example must be served by)
-    "base": ("wsgi", "gthread"),
-    "flask": ("flask", "MeinheldWorker"),
-    "fastapi": ("fastapi", "UvicornWorker"),
-    "starlette": ("starlette", "UvicornWorker"),
-}
+# The framework an example app names: the image's own name, but for the framework-free images.
+FRAMEWORK = {"base": "wsgi", "uvicorn": "asgi"}
 EVERY_TAG = [pytest.param(image, python, id=f"{image}-py{python}")
              for python in project.PYTHONS for image in project.IMAGES]
 
@@ -21,7 +17,8 @@ EVERY_TAG = [pytest.param(image, python, id=f"{image}-py{python}")
 @pytest.mark.parametrize("image,python", EVERY_TAG)
 def test_example_app_is_served_by_the_default_worker(image: str, python: str) -> None:
     ref = require_image(image, python)
-    framework, worker = EXPECTED[image]
+    framework = FRAMEWORK.get(image, image)
+    worker = default_worker(image, project.serves(image)[0], python).server.rpartition(".")[2]
     with run_container(ref) as server:
         response = server.wait_http("/")
         assert response.status_code == 200, f"GET / gave {response.status_code}: {response.text}\n{server.tail()}"

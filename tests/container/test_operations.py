@@ -23,19 +23,35 @@ from pathlib import Path
 import machine  # tools/, on sys.path through conftest
 import pytest
 import requests
-from docker_support import APPS, build_app_image, docker_client, project, require_image, run_container
+from docker_support import (
+    APPS,
+    build_app_image,
+    default_worker,
+    docker_client,
+    family_ids,
+    project,
+    require_image,
+    run_container,
+)
 from docker.errors import APIError, BuildError
 
-# flavour -> (image, fixture app, environment that fixes how many requests it serves at once)
+# flavour (an image of versions.json with a kind of app it serves) -> (image, kind of app)
+FAMILY: dict[str, tuple[str, str]] = {flavour: (image, kind) for flavour, image, kind in family_ids()}
+# flavour -> (image, fixture app, environment): 2 workers (gthread gets its default 4 threads each)
 FLAVOURS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "wsgi": ("base", "ops_wsgi", {"WEB_CONCURRENCY": "2", "THREADS": "4"}),  # Gunicorn gthread
-    "asgi": ("fastapi", "ops_asgi", {"WEB_CONCURRENCY": "2"}),  # uvicorn_worker.UvicornWorker
-    "meinheld": ("flask", "ops_wsgi", {"WEB_CONCURRENCY": "2"}),  # Meinheld: one blocking request per worker
+    flavour: (image, f"ops_{kind}", {"WEB_CONCURRENCY": "2"}) for flavour, (image, kind) in FAMILY.items()
 }
-WSGI_AND_ASGI = ["wsgi", "asgi"]
-EVERY_FLAVOUR = ["wsgi", "asgi", "meinheld"]
-# Requests that can be in flight at once with the environment above (meinheld: one per worker).
-IN_FLIGHT = {"wsgi": 4, "asgi": 4, "meinheld": 2}
+# Every image of the family: what org/base promises holds on each child.
+EVERY_FLAVOUR = list(FLAVOURS)
+# One WSGI and one ASGI image, for the slower checks whose mechanism is the image layer's, not the worker's.
+WSGI_AND_ASGI = ["base-wsgi", "fastapi"]
+
+
+def in_flight_for(flavour: str) -> int:
+    """Requests that can be in flight at once with the environment above: Meinheld serves one blocking request
+    per worker, the others at least 4 between their 2 workers."""
+    return 2 if "meinheld" in default_worker(*FAMILY[flavour]).logged else 4
+
 
 PROMETHEUS_CLIENT = "prometheus-client==0.26.0"
 DOWNSTREAM_APT_PACKAGE = "jq"
@@ -104,7 +120,7 @@ def build_downstream(base_ref: str, app: str | None, run_lines: str) -> str:
         dockerfile = f"FROM {base_ref}\n{copy_app}COPY pip-net/ {machine.PIP_CONTEXT_IN_BUILD}/\n{run_lines}\n"
         (context / "Dockerfile").write_text(dockerfile)
         digest = hashlib.sha256(dockerfile.encode()).hexdigest()[:10]
-        tag = f"test-app/ops-downstream:{app or 'no-app'}-{base_ref.replace('/', '-').replace(':', '-')}-{digest}"
+        tag = f"test-app/ops-downstream:{(app or 'no-app').replace('/', '-')}-{base_ref.replace('/', '-').replace(':', '-')}-{digest}"
         try:
             docker_client().images.build(path=str(context), tag=tag, rm=True, forcerm=True)
         except (BuildError, APIError) as error:  # BuildError carries the build log
@@ -276,8 +292,9 @@ class Load:
 
 
 def recycle_workers(server, workers_seen: int = 12) -> Load:
-    """Send requests one at a time until `workers_seen` different workers have answered (MAX_REQUESTS)."""
-    load = Load(server.url + "/", concurrency=1, max_seconds=45, max_requests=1000).start()
+    """Send requests one at a time until `workers_seen` different workers have answered (MAX_REQUESTS). Gunicorn's
+    asgi worker looks at its limit about once a second, so it may serve a few hundred more before it goes."""
+    load = Load(server.url + "/", concurrency=1, max_seconds=45, max_requests=10_000).start()
     try:
         poll(lambda: len(load.served_by()) >= workers_seen or not load.running, timeout=40)
     finally:
@@ -396,7 +413,7 @@ def test_docker_stop_lets_in_flight_requests_finish_and_exits_0(flavour: str, do
     ref = app_image(flavour)
     stop_signal = docker.images.get(ref).attrs["Config"].get("StopSignal")
     assert stop_signal in (None, "", "SIGTERM", "15"), f"expected docker stop to send SIGTERM, image says {stop_signal}"
-    in_flight = IN_FLIGHT[flavour]
+    in_flight = in_flight_for(flavour)
     with run_container(ref, env=FLAVOURS[flavour][2]) as server:
         server.wait_http("/")
         results: list[str] = []
@@ -438,11 +455,7 @@ def test_docker_stop_lets_in_flight_requests_finish_and_exits_0(flavour: str, do
 
 @pytest.mark.parametrize(
     "flavour",
-    [
-        "wsgi",
-        "asgi",
-        "meinheld",
-    ],
+    EVERY_FLAVOUR,
 )
 def test_sighup_replaces_workers_without_failing_a_request(flavour: str) -> None:
     with run_container(app_image(flavour), env=FLAVOURS[flavour][2]) as server:
@@ -505,11 +518,7 @@ def test_orphans_left_by_prestart_are_reaped(flavour: str, script: str) -> None:
 
 @pytest.mark.parametrize(
     "flavour",
-    [
-        "wsgi",
-        "asgi",
-        "meinheld",
-    ],
+    EVERY_FLAVOUR,
 )
 def test_killed_worker_is_replaced_while_the_other_keeps_serving(flavour: str) -> None:
     concurrency = 2
@@ -554,11 +563,7 @@ def test_killed_worker_is_replaced_while_the_other_keeps_serving(flavour: str) -
 
 @pytest.mark.parametrize(
     "flavour",
-    [
-        "wsgi",
-        "asgi",
-        "meinheld",
-    ],
+    EVERY_FLAVOUR,
 )
 def test_max_requests_recycles_workers_without_failing_a_request(flavour: str) -> None:
     env = {**FLAVOURS[flavour][2], "MAX_REQUESTS": "10", "MAX_REQUESTS_JITTER": "0"}
@@ -657,10 +662,7 @@ def files_of_dead_workers(server) -> list[str]:
 
 @pytest.mark.parametrize(
     "flavour",
-    [
-        "wsgi",
-        "asgi",
-    ],
+    WSGI_AND_ASGI,
 )
 def test_metrics_directory_is_made_at_start_when_missing(flavour: str) -> None:
     env = {**FLAVOURS[flavour][2], "PROMETHEUS_MULTIPROC_DIR": METRICS_DIR}

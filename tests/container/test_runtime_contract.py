@@ -26,7 +26,15 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
-from docker_support import Running, build_app_image, docker_client, require_image, run_container
+from docker_support import (
+    Running,
+    build_app_image,
+    default_worker,
+    docker_client,
+    family_ids,
+    require_image,
+    run_container,
+)
 
 T = TypeVar("T")
 
@@ -44,27 +52,39 @@ EXIT_QUICKLY = 20.0  # seconds a container with a configuration mistake may take
 
 @dataclass(frozen=True)
 class Variant:
-    """One image serving one kind of app: what differs between them."""
+    """One image serving one kind of app; its default worker is read from the image (docker_support)."""
 
     id: str
-    image: str  # base, fastapi, flask
+    image: str  # an image of versions.json
     app: str  # fixture tree in tests/apps/
-    worker: str  # what Gunicorn logs as "Using worker: ..."
-    server: str  # the worker class the app's `gunicorn_image.server_info()` names
-    workers_per_core: float
+    kind: str  # wsgi or asgi
 
     @property
     def ref(self) -> str:
         return user_image(self.image, self.app)
 
+    @property
+    def worker(self) -> str:
+        """What Gunicorn logs as "Using worker: ..."."""
+        return default_worker(self.image, self.kind).logged
+
+    @property
+    def server(self) -> str:
+        """The worker class the app's `gunicorn_image.server_info()` names."""
+        return default_worker(self.image, self.kind).server
+
+    @property
+    def workers_per_core(self) -> float:
+        return default_worker(self.image, self.kind).workers_per_core
+
 
 UVICORN_WORKER = "uvicorn_worker.UvicornWorker"
-MEINHELD_WORKER = "meinheld.gmeinheld.MeinheldWorker"
-BASE_WSGI = Variant("base-wsgi", "base", "wsgi_probe", "gthread", "gunicorn.workers.gthread.ThreadWorker", 1.0)
-BASE_ASGI = Variant("base-asgi", "base", "asgi_probe", "asgi", "gunicorn.workers.gasgi.ASGIWorker", 1.0)
-FASTAPI = Variant("fastapi", "fastapi", "fastapi_probe", UVICORN_WORKER, UVICORN_WORKER, 1.0)
-FLASK = Variant("flask", "flask", "flask_probe", MEINHELD_WORKER, MEINHELD_WORKER, 2.0)
-VARIANTS = [pytest.param(variant, id=variant.id) for variant in (BASE_WSGI, BASE_ASGI, FASTAPI, FLASK)]
+BASE_WSGI = Variant("base-wsgi", "base", "wsgi_probe", "wsgi")
+BASE_ASGI = Variant("base-asgi", "base", "asgi_probe", "asgi")
+FASTAPI = Variant("fastapi", "fastapi", "fastapi_probe", "asgi")
+FLASK = Variant("flask", "flask", "flask_probe", "wsgi")
+# The parent's promises on every image of the family (versions.json), each with the plain probe app of its kind.
+VARIANTS = [pytest.param(Variant(id, image, f"{kind}_probe", kind), id=id) for id, image, kind in family_ids()]
 
 
 @functools.cache

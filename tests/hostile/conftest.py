@@ -32,7 +32,7 @@ from docker_support import TEST_PYTHON, project, why_not_built
 HERE = Path(__file__).resolve().parent
 DEFAULT_IMAGES = " ".join(project.image_ref(image, python) for python in [TEST_PYTHON] + [
     p for p in project.PYTHONS if p != TEST_PYTHON] for image in project.IMAGES)
-ASGI_IMAGES = {"fastapi", "starlette"}
+ASGI_IMAGES = {image for image in project.IMAGES if project.serves(image) == ["asgi"]}  # the rest get the WSGI app
 READY_WAIT = 90.0
 LOG_TAIL = 40
 LINE_MAX = 240  # access-log lines of the huge cases are megabytes long

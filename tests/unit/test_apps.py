@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import sys
 from pathlib import Path
@@ -218,3 +219,56 @@ def test_module_binds_finds_packages_and_says_unknown_without_source(app_dir: Pa
     (app_dir / "pkg" / "__init__.py").write_text("app = 1\n")
     assert apps.module_binds("pkg", "app", [str(app_dir)]) is True
     assert apps.module_binds("nowhere", "app", [str(app_dir)]) is None
+
+
+# --- ASGI 2 ("double callable") apps, told the way Uvicorn tells them ---------------------------------------
+
+
+class _Asgi2Class:
+    def __init__(self, scope):
+        self.scope = scope
+
+    async def __call__(self, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": self.scope["path"].encode()})
+
+
+def _asgi2_function(scope):
+    async def instance(receive, send):
+        await send({"type": "http.response.body", "body": b"fn"})
+
+    return instance
+
+
+async def _asgi3(scope, receive, send):
+    pass
+
+
+class _Asgi3Object:
+    async def __call__(self, scope, receive, send):
+        pass
+
+
+@pytest.mark.parametrize(("app", "asgi2"), [
+    (_Asgi2Class, True), (_asgi2_function, True), (_asgi3, False), (_Asgi3Object(), False),
+    (functools.partial(_asgi3), False),
+])
+def test_asgi2_is_told_from_asgi3_the_way_uvicorn_does(app, asgi2: bool) -> None:
+    from gunicorn_image.apps import is_asgi2_app, is_asgi_app
+
+    assert is_asgi_app(app) and is_asgi2_app(app) is asgi2
+
+
+def test_an_asgi2_app_is_served_as_asgi3() -> None:
+    from gunicorn_image.apps import ASGI2App
+
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    async def receive() -> dict:
+        return {"type": "http.request"}
+
+    asyncio.run(ASGI2App(_Asgi2Class)({"type": "http", "path": "/x"}, receive, send))
+    assert sent[-1] == {"type": "http.response.body", "body": b"/x"}

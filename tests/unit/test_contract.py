@@ -236,3 +236,18 @@ def test_every_private_name_a_patch_relies_on_exists_in_the_pinned_versions(patc
 def test_a_missing_private_name_is_reported() -> None:
     assert "no 'gone'" in (patches.private_name_missing("json.JSONDecoder.gone") or "")
     assert "does not use 'nothing_here'" in (patches.private_name_missing("json.dumps#nothing_here") or "")
+
+
+def test_a_booting_worker_is_ended_by_a_stop_signal_not_the_masters_handler(monkeypatch) -> None:
+    import signal
+
+    from gunicorn_image.settings import load_settings
+
+    installed: dict[int, object] = {}
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: installed.__setitem__(signum, handler))
+    monkeypatch.setattr(patches, "apply", lambda *args: None)
+    settings = load_settings({"RUN_AS_ROOT": "1", "WEB_CONCURRENCY": "1", "PRE_START_PATH": ""},
+                             check_worker_import=False)
+    hooks = contract.ImageHooks(settings, {})
+    hooks.post_fork(types.SimpleNamespace(cfg=types.SimpleNamespace(uid=os.geteuid())), types.SimpleNamespace())
+    assert installed == {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.SIG_DFL, signal.SIGQUIT: signal.SIG_DFL}
