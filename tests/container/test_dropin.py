@@ -31,14 +31,18 @@ OLD_PINS = {
 }
 
 # (tiangolo image, fixture, environment, text in the answer, old pin needed)
+ASGI_HABITS = [  # their uvicorn-gunicorn tests' shapes, which hold on every ASGI image of theirs
+    ("asgi2_app", {}, "Hello world! ASGI 2 on Python"),
+    ("asgi2_package", {}, "Hello world! ASGI 2 package on Python"),
+    ("custom_module", {"MODULE_NAME": "custom_app.custom_main", "VARIABLE_NAME": "custom_var"}, "From a custom module"),
+    ("custom_module", {"APP_MODULE": "custom_app.custom_main:custom_var"}, "From a custom module"),
+    ("custom_config", {}, "With a custom config"),
+]
 CASES = [
-    ("tiangolo/uvicorn-gunicorn", "asgi2_app", {}, "Hello world! ASGI 2 on Python", None),
-    ("tiangolo/uvicorn-gunicorn", "asgi2_package", {}, "Hello world! ASGI 2 package on Python", None),
-    ("tiangolo/uvicorn-gunicorn", "custom_module", {"MODULE_NAME": "custom_app.custom_main",
-                                                     "VARIABLE_NAME": "custom_var"}, "From a custom module", None),
-    ("tiangolo/uvicorn-gunicorn", "custom_module", {"APP_MODULE": "custom_app.custom_main:custom_var"},
-     "From a custom module", None),
-    ("tiangolo/uvicorn-gunicorn", "custom_config", {}, "With a custom config", None),
+    *((tiangolo, fixture, env, text, None) for tiangolo in ("tiangolo/uvicorn-gunicorn",
+                                                             "tiangolo/uvicorn-gunicorn-fastapi",
+                                                             "tiangolo/uvicorn-gunicorn-starlette")
+      for fixture, env, text in ASGI_HABITS),
     ("tiangolo/uvicorn-gunicorn-fastapi", "fastapi_app", {}, "From FastAPI running on Uvicorn with Gunicorn", None),
     ("tiangolo/uvicorn-gunicorn-fastapi", "fastapi_app", {}, "From FastAPI running on Uvicorn with Gunicorn",
      OLD_PINS["fastapi"]),
@@ -121,8 +125,9 @@ def test_uvicorns_h11_worker_by_its_old_name_serves_on_org_uvicorn() -> None:
         check_served_like_tiangolos(server, "ASGI 2 on Python", "uvicorn_worker.UvicornH11Worker", prestart=True)
 
 
-def test_start_reload_on_org_uvicorn_runs_uvicorn_with_its_own_lines() -> None:
-    ref = build_app_image(require_image("uvicorn"), "tiangolo/asgi2_app")
+@pytest.mark.parametrize("image", ["uvicorn", "fastapi", "starlette"])
+def test_start_reload_on_the_uvicorn_images_runs_uvicorn_with_its_own_lines(image: str) -> None:
+    ref = build_app_image(require_image(image), "tiangolo/asgi2_app")
     with run_container(ref, command=["/start-reload.sh"]) as server:
         answer = server.wait_http("/", timeout=60)
         assert answer.status_code == 200 and "ASGI 2 on Python" in answer.text, explain(server, answer.text[:300])
