@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gunicorn_image import patches, processes, prometheus_dir, server_identity
+from gunicorn_image.health import Health
 from gunicorn_image.settings import Settings
 
 __all__ = ["GUARANTEES", "HOOKS", "Guarantee", "ImageHooks", "announcements", "chain", "explicit_names", "layer_hooks"]
@@ -122,6 +123,7 @@ class ImageHooks:
     log_data: dict[str, Any]  # tiangolo's `log_data`: the settings line's keys beyond Gunicorn's own
     patch_modules: tuple[str, ...] = ()  # the patches that passed their version check
     notes: list[str] = field(default_factory=list)  # warnings for the master to log once it has a logger
+    health: Health | None = None  # HEALTH_BIND's probes, answered by the master
 
     def on_starting(self, server: Any) -> None:
         """In the master, before any worker: the settings line, the notes, and an empty metrics directory (the
@@ -152,6 +154,8 @@ class ImageHooks:
         # a SIGTERM sent while this worker boots, and it would serve on after `docker stop` (seen on Meinheld).
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             signal.signal(signum, signal.SIG_DFL)
+        if self.health is not None:
+            self.health.close_in_worker()
         patches.apply(self.patch_modules, worker, server.cfg, self.settings.header_timeout,
                       lambda line: worker.log.warning(line))
         if os.geteuid() == 0 and server.cfg.uid != 0:
@@ -160,8 +164,11 @@ class ImageHooks:
                 os.environ["HOME"] = home
 
     def post_worker_init(self, worker: Any) -> None:
-        """In each worker: remember its class for `gunicorn_image.server_info()`."""
+        """In each worker, once it has loaded the app: remember its class for `gunicorn_image.server_info()`, and
+        tell the master's /readyz."""
         server_identity.record_worker(worker)
+        if self.health is not None:
+            self.health.worker_ready()
 
     def child_exit(self, server: Any, worker: Any) -> None:
         """In the master, when a worker exits: drop its live-gauge files and fold its other files into the archive

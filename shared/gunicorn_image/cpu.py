@@ -41,7 +41,7 @@ def cpu_budget(
     Every argument left as None is read from this machine.
     """
     if self_cgroup_text is None:
-        self_cgroup_text = _read_text(SELF_CGROUP) or ""
+        self_cgroup_text = read_text(SELF_CGROUP) or ""
     if affinity_count is None:
         affinity_count = _affinity_count()
     if machine_count is None:
@@ -61,7 +61,7 @@ def cgroup_cpu_quota(cgroup_root: Path, self_cgroup_text: str) -> float | None:
 
     # cgroup v2 (unified): cpu.max in the container's cgroup directory.
     if (cgroup_root / "cgroup.controllers").exists():
-        for directory in _own_dir_and_ancestors(cgroup_root, v2_path or "/"):
+        for directory in own_dir_and_ancestors(cgroup_root, v2_path or "/"):
             quota = read_cpu_max(directory / "cpu.max")
             if quota is not None:
                 quotas.append(quota)
@@ -71,7 +71,7 @@ def cgroup_cpu_quota(cgroup_root: Path, self_cgroup_text: str) -> float | None:
         mount = cgroup_root / controller_dir
         if not mount.is_dir():
             continue
-        for directory in _own_dir_and_ancestors(mount, v1_paths.get("cpu", "/")):
+        for directory in own_dir_and_ancestors(mount, v1_paths.get("cpu", "/")):
             quota = read_cfs_quota(directory)
             if quota is not None:
                 quotas.append(quota)
@@ -100,7 +100,7 @@ def parse_self_cgroup(text: str) -> tuple[dict[str, str], str | None]:
 
 def read_cpu_max(path: Path) -> float | None:
     """cgroup v2 `cpu.max`: "max 100000" (no limit) or "150000 100000" (1.5 CPUs)."""
-    fields = (_read_text(path) or "").split()
+    fields = (read_text(path) or "").split()
     if len(fields) != 2 or fields[0] == "max":
         return None
     return _ratio(fields[0], fields[1])
@@ -108,8 +108,8 @@ def read_cpu_max(path: Path) -> float | None:
 
 def read_cfs_quota(directory: Path) -> float | None:
     """cgroup v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`; a quota of -1 means no limit."""
-    quota = _read_text(directory / "cpu.cfs_quota_us")
-    period = _read_text(directory / "cpu.cfs_period_us")
+    quota = read_text(directory / "cpu.cfs_quota_us")
+    period = read_text(directory / "cpu.cfs_period_us")
     if quota is None or period is None:
         return None
     return _ratio(quota.strip(), period.strip())
@@ -125,7 +125,7 @@ def _ratio(quota: str, period: str) -> float | None:
     return quota_value / period_value
 
 
-def _own_dir_and_ancestors(mount: Path, cgroup_path: str) -> Iterator[Path]:
+def own_dir_and_ancestors(mount: Path, cgroup_path: str) -> Iterator[Path]:
     """The container's cgroup directory under `mount` and each ancestor up to `mount` itself.
 
     Inside a cgroup namespace (or a v1 bind mount) the path from /proc/self/cgroup is not visible;
@@ -147,7 +147,7 @@ def _affinity_count() -> int | None:
         return None
 
 
-def _read_text(path: Path) -> str | None:
+def read_text(path: Path) -> str | None:
     try:
         return path.read_text()
     except OSError:
@@ -161,9 +161,29 @@ def worker_count(
     web_concurrency: int | None = None,
 ) -> int:
     """tiangolo's rule: WEB_CONCURRENCY wins; else max(int(cpus * per core), 2), then capped by MAX_WORKERS."""
+    return worker_budget(cpus, workers_per_core, max_workers, web_concurrency)[0]
+
+
+def worker_budget(
+    cpus: int,
+    workers_per_core: float,
+    max_workers: int | None = None,
+    web_concurrency: int | None = None,
+    memory_limit: int | None = None,
+    worker_memory: int | None = None,
+) -> tuple[int, str]:
+    """(workers, the bound that decided: "WEB_CONCURRENCY", "cpus", "MAX_WORKERS" or "memory").
+
+    WEB_CONCURRENCY wins over everything; else max(int(cpus * per core), 2), capped by MAX_WORKERS, then by
+    floor(memory_limit / worker_memory), at least 1, when the container has a memory limit.
+    """
     if web_concurrency is not None:
-        return web_concurrency
-    workers = max(int(cpus * workers_per_core), 2)
-    if max_workers is not None:
-        workers = min(workers, max_workers)
-    return workers
+        return web_concurrency, "WEB_CONCURRENCY"
+    workers, bound = max(int(cpus * workers_per_core), 2), "cpus"
+    if max_workers is not None and max_workers < workers:
+        workers, bound = max_workers, "MAX_WORKERS"
+    if memory_limit is not None and worker_memory:
+        fitting = max(memory_limit // worker_memory, 1)
+        if fitting < workers:
+            workers, bound = fitting, "memory"
+    return workers, bound

@@ -2,9 +2,9 @@
 
     python -m gunicorn_image.healthcheck
 
-Healthy (exit 0) when the server answers `HEALTHCHECK_PATH` (default `/`) with any status below 500.
-The address comes from BIND (its first TCP address) or HOST/PORT, as the server's own settings do;
-a wildcard host is asked on loopback.
+Healthy (exit 0) when the server answers `HEALTHCHECK_PATH` (default `/`) with any status below 500; with
+HEALTH_BIND set, when the master's `/readyz` there answers 200. The address comes from HEALTH_BIND, else BIND
+(its first TCP address), else HOST/PORT, as the server's own settings do; a wildcard host is asked on loopback.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ TIMEOUT_SECONDS = 4.0
 
 
 def target(environ: os._Environ[str] | dict[str, str]) -> tuple[str, int]:
-    bind = (environ.get("BIND") or "").split(",")[0].strip()
+    bind = (environ.get("HEALTH_BIND") or environ.get("BIND") or "").split(",")[0].strip()
     if bind and not bind.startswith(("unix:", "fd://")):
         host, _, port = bind.rpartition(":")
         host = host.strip("[]") or "127.0.0.1"
@@ -31,7 +31,8 @@ def target(environ: os._Environ[str] | dict[str, str]) -> tuple[str, int]:
 def check(environ: os._Environ[str] | dict[str, str]) -> str | None:
     """None when healthy, else what is wrong."""
     host, port = target(environ)
-    path = environ.get("HEALTHCHECK_PATH") or "/"
+    # With HEALTH_BIND the master answers /readyz itself, so a busy app does not look unhealthy.
+    path = "/readyz" if environ.get("HEALTH_BIND") else environ.get("HEALTHCHECK_PATH") or "/"
     connection = http.client.HTTPConnection(host, port, timeout=TIMEOUT_SECONDS)
     try:
         connection.request("GET", path, headers={"User-Agent": "healthcheck"})

@@ -13,19 +13,23 @@ The layering runs again on SIGHUP, as Gunicorn's own loading does.
 
 from __future__ import annotations
 
+import signal
 import sys
+import time
 from typing import Any
 
 from gunicorn.app.wsgiapp import WSGIApplication
+from gunicorn.arbiter import Arbiter
 
 from gunicorn_image import apps, contract, patches
+from gunicorn_image.health import Health
 
 
 class ImageApplication(WSGIApplication):
     """Gunicorn's `gunicorn` command, with `load_config` layered (see the module's docstring)."""
 
     _patch_modules: tuple[str, ...] | None = None  # checked once per process; a reload keeps the answer
-    _patch_warnings: list[str]
+    health: Health | None = None  # HEALTH_BIND's probes: one per process, kept across reloads
 
     def load_default_config(self) -> None:
         super().load_default_config()
@@ -60,6 +64,9 @@ class ImageApplication(WSGIApplication):
             ImageApplication._patch_modules = patches.check(warnings.append)
             notes += warnings
         self._hooks.patch_modules = ImageApplication._patch_modules
+        if self._hooks.settings.health_bind and ImageApplication.health is None:
+            ImageApplication.health = Health(self._hooks.settings.health_bind)
+        self._hooks.health = ImageApplication.health
         self._hooks.notes = notes
         contract.layer_hooks(self.cfg, self._hooks)
 
@@ -70,6 +77,52 @@ class ImageApplication(WSGIApplication):
         if gasgi is not None and issubclass(self.cfg.worker_class, gasgi.ASGIWorker) and apps.is_asgi2_app(app):
             return apps.ASGI2App(app)
         return app
+
+
+    def run(self) -> None:
+        try:
+            ImageArbiter(self).run()
+        except RuntimeError as error:
+            print(f"\nError: {error}\n", file=sys.stderr, flush=True)
+            sys.exit(1)
+
+
+class ImageArbiter(Arbiter):
+    """Gunicorn's master, which also answers HEALTH_BIND's probes and honours SHUTDOWN_DELAY."""
+
+    app: ImageApplication
+
+    def start(self) -> None:
+        super().start()  # binds the listeners, runs on_starting and when_ready; no worker yet
+        if self.app.health is not None:
+            self.app.health.start(lambda: list(self.WORKERS))
+
+    def handle_term(self) -> None:
+        """SIGTERM: not ready at once, go on serving for SHUTDOWN_DELAY seconds, then Gunicorn's graceful stop.
+        A second SIGTERM, or SIGINT/SIGQUIT, ends the wait."""
+        delay = self.app._hooks.settings.shutdown_delay
+        if self.app.health is not None:
+            self.app.health.stopping = True
+        if delay > 0 and not hasattr(self, "wait_for_signals"):  # Gunicorn before 27 queues signals otherwise
+            self.log.warning("SHUTDOWN_DELAY needs Gunicorn 27's master loop; stopping now")
+        elif delay > 0:
+            self.log.info("Not ready any more; serving for SHUTDOWN_DELAY=%gs before stopping", delay)
+            self._serve_until(time.monotonic() + delay)
+        super().handle_term()
+
+    def _serve_until(self, deadline: float) -> None:
+        """The master's loop, without taking new orders, until `deadline` or another stop signal."""
+        while (left := deadline - time.monotonic()) > 0:
+            for sig in self.wait_for_signals(timeout=min(left, 1.0)):
+                if sig == signal.SIGCHLD:
+                    self.handle_chld()  # reap and replace workers as usual
+                elif sig == signal.SIGTERM:
+                    return  # a second SIGTERM: stop gracefully now
+                elif sig in (signal.SIGINT, signal.SIGQUIT):
+                    self.stop(graceful=False)
+                    raise StopIteration
+            self.murder_workers()
+            self.manage_workers()
 
 
 def main() -> None:

@@ -18,12 +18,15 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
-from gunicorn_image import apps, config_files, cpu, workers
+from gunicorn_image import apps, config_files, cpu, memory, workers
 from gunicorn_image.patches import uvicorn_limits
 from gunicorn_image.log_formats import LOG_FORMATS, LOG_LEVELS
 
 APP_DIR = Path("/app")
 IMAGE_CONFIG = Path("/gunicorn_conf.py")
+
+# Per worker, when neither WORKER_MEMORY nor the image's DEFAULT_WORKER_MEMORY says (each image sets its own).
+DEFAULT_WORKER_MEMORY = 128 << 20
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
@@ -89,6 +92,11 @@ class Settings:
     worker_tmp_dir: str = "/tmp"  # /dev/shm when present
     reload_dirs: tuple[str, ...] = field(default_factory=tuple)  # RELOAD_DIRS (start-reload.sh only)
     header_timeout: float | None = uvicorn_limits.DEFAULT_HEADER_TIMEOUT  # HEADER_TIMEOUT; None = off
+    memory_limit: int | None = None  # the container's memory limit in bytes (cgroup); None = none
+    worker_memory: int = DEFAULT_WORKER_MEMORY  # WORKER_MEMORY (default DEFAULT_WORKER_MEMORY), bytes
+    workers_bound: str = "cpus"  # what decided `workers`: WEB_CONCURRENCY, cpus, MAX_WORKERS or memory
+    health_bind: str | None = None  # HEALTH_BIND: host:port of the master's /livez and /readyz; None = off
+    shutdown_delay: float = 0.0  # SHUTDOWN_DELAY: seconds not ready but serving after SIGTERM
 
     @property
     def binds(self) -> list[str]:
@@ -111,6 +119,11 @@ class Settings:
             "port": self.port,
             "log_format": self.log_format,
             "cpus": self.cpus,
+            "memory_limit": memory.shown(self.memory_limit),
+            "worker_memory": memory.shown(self.worker_memory),
+            "workers_bound": self.workers_bound,
+            "health_bind": self.health_bind,
+            "shutdown_delay": self.shutdown_delay,
         }
 
 
@@ -120,14 +133,15 @@ def load_settings(
     app_dir: Path = APP_DIR,
     image_config: Path = IMAGE_CONFIG,
     cpus: int | None = None,
+    memory_limit: int | None | bool = True,
     euid: int | None = None,
     check_worker_import: bool = True,
     shm_dir: Path = Path("/dev/shm"),
 ) -> Settings:
     """Read and validate every server setting from `env` (raises SettingsError).
 
-    The keyword arguments stand in for the machine in tests: the app dir, the CPU budget, whether we
-    are root, and /dev/shm.
+    The keyword arguments stand in for the machine in tests: the app dir, the CPU budget, the memory limit
+    (True: read it from the cgroup; None: no limit), whether we are root, and /dev/shm.
     """
     loglevel = _choice(env, "LOG_LEVEL", "info", tuple(LOG_LEVELS))
     log_format = _choice(env, "LOG_FORMAT", "text", LOG_FORMATS)
@@ -141,7 +155,13 @@ def load_settings(
     web_concurrency = _optional_int(env, "WEB_CONCURRENCY", minimum=1)
     if cpus is None:
         cpus = cpu.cpu_budget()
-    worker_total = cpu.worker_count(cpus, workers_per_core, max_workers, web_concurrency)
+    worker_memory = _size(env, "WORKER_MEMORY", _size(env, "DEFAULT_WORKER_MEMORY", DEFAULT_WORKER_MEMORY))
+    if memory_limit is True:
+        memory_limit = memory.memory_limit()
+    worker_total, workers_bound = cpu.worker_budget(
+        cpus, workers_per_core, max_workers, web_concurrency, memory_limit or None, worker_memory)
+    health_bind = _health_bind(env)
+    shutdown_delay = _seconds_or_off(env, "SHUTDOWN_DELAY", 0.0) or 0.0
 
     host = _value(env, "HOST", "0.0.0.0")
     if not host or any(character.isspace() for character in host):
@@ -199,6 +219,11 @@ def load_settings(
         worker_tmp_dir=str(shm_dir) if shm_dir.is_dir() else "/tmp",
         reload_dirs=_reload_dirs(env, app_dir),
         header_timeout=header_timeout,
+        memory_limit=memory_limit or None,
+        worker_memory=worker_memory,
+        workers_bound=workers_bound,
+        health_bind=health_bind,
+        shutdown_delay=shutdown_delay,
     )
 
 
@@ -324,6 +349,28 @@ def _seconds_or_off(env: Mapping[str, str], name: str, default: float) -> float 
     if not 0 <= seconds < float("inf"):
         raise invalid(name, raw, "a number of seconds of 0 or more (0 turns it off), e.g. 10 or 2.5")
     return seconds or None
+
+
+def _size(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _value(env, name, "")
+    if raw == "":
+        return default
+    try:
+        return memory.parse_size(raw)
+    except ValueError:
+        raise invalid(name, raw, "a size in bytes or with K, M or G (powers of 1024), e.g. 200M or 1G") from None
+
+
+def _health_bind(env: Mapping[str, str]) -> str | None:
+    """HEALTH_BIND: one HOST:PORT (or [IPv6]:PORT) with a port, for the master's probes; empty means off."""
+    raw = _value(env, "HEALTH_BIND", "")
+    if not raw:
+        return None
+    host, _, port = raw.rpartition(":")
+    if raw.startswith(("unix:", "fd://")) or not host or not _valid_bind_address(raw) or not port.isdigit() \
+            or not 0 < int(port) <= 65535:
+        raise invalid("HEALTH_BIND", raw, "HOST:PORT or [IPv6]:PORT with a port from 1 to 65535, e.g. 0.0.0.0:8081")
+    return raw
 
 
 def _port(env: Mapping[str, str]) -> str:

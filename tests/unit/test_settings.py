@@ -18,6 +18,7 @@ def load(env: dict[str, str], tmp_path: Path, **overrides: Any) -> settings_modu
         "app_dir": tmp_path / "app",
         "image_config": tmp_path / "gunicorn_conf.py",
         "cpus": 2,
+        "memory_limit": None,
         "euid": NOT_ROOT,
         "check_worker_import": False,
         "shm_dir": tmp_path / "no-shm",

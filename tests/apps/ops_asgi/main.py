@@ -2,6 +2,7 @@
 
 /            {"pid", "uid", "gid", "version"}
 /slow?s=2    the same after sleeping s seconds; logs "slow request started in <pid>" first
+/block?s=2   the same, but the sleep blocks the worker's event loop (a busy worker)
 /sqlite      inserts a row into /app/ops.sqlite3, answers the row count
 /metrics     Prometheus text, aggregated over all workers (PROMETHEUS_MULTIPROC_DIR)
 """
@@ -58,6 +59,10 @@ async def app(scope, receive, send):
         if path == "/slow":
             print(f"slow request started in {os.getpid()}", flush=True)
             await asyncio.sleep(float(parse_qs(scope.get("query_string", b"").decode()).get("s", ["2"])[0]))
+            body = json.dumps(identity()).encode()
+        elif path == "/block":
+            print(f"blocking request started in {os.getpid()}", flush=True)
+            time.sleep(float(parse_qs(scope.get("query_string", b"").decode()).get("s", ["2"])[0]))
             body = json.dumps(identity()).encode()
         elif path == "/sqlite":
             body = json.dumps(write_row()).encode()
