@@ -17,7 +17,6 @@ import ast
 import importlib
 import importlib.machinery
 import importlib.util
-import inspect
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -186,6 +185,7 @@ def is_asgi_app(app: Any) -> bool:
     Django's ASGIHandler); a WSGI app's __call__ is a plain function (environ, start_response). An
     ASGI 2 "double callable" (a class taking scope) is recognised by its single parameter.
     """
+    import inspect  # here: only telling WSGI from ASGI needs it, and few starts do
     if inspect.iscoroutinefunction(app):
         return True
     call = getattr(app, "__call__", None)  # noqa: B004  (not "is it callable": is its __call__ async)
@@ -210,6 +210,7 @@ def is_asgi2_app(app: Any) -> bool:
     """Whether an ASGI app is ASGI 2, a "double callable" (`app(scope)` returns `instance(receive, send)`), told
     the way Uvicorn tells it: a class without `__await__`, or a callable whose call is not a coroutine function.
     A callable taking (scope, receive, send) is ASGI 3 even when a wrapper hides its coroutine."""
+    import inspect  # here: only telling WSGI from ASGI needs it, and few starts do
     if inspect.isclass(app):
         return not hasattr(app, "__await__")
     call = app if inspect.isfunction(app) or inspect.ismethod(app) else getattr(app, "__call__", None)  # noqa: B004

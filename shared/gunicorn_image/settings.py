@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn_image import apps, config_files, cpu, memory, workers
-from gunicorn_image.patches import uvicorn_limits
+from gunicorn_image.patches import DEFAULT_HEADER_TIMEOUT
 from gunicorn_image.log_formats import LOG_FORMATS, LOG_LEVELS
 
 APP_DIR = Path("/app")
@@ -91,7 +91,7 @@ class Settings:
     control_socket: str | None = None  # CONTROL_SOCKET; None = Gunicorn's control socket off
     worker_tmp_dir: str = "/tmp"  # /dev/shm when present
     reload_dirs: tuple[str, ...] = field(default_factory=tuple)  # RELOAD_DIRS (start-reload.sh only)
-    header_timeout: float | None = uvicorn_limits.DEFAULT_HEADER_TIMEOUT  # HEADER_TIMEOUT; None = off
+    header_timeout: float | None = DEFAULT_HEADER_TIMEOUT  # HEADER_TIMEOUT; None = off
     memory_limit: int | None = None  # the container's memory limit in bytes (cgroup); None = none
     worker_memory: int = DEFAULT_WORKER_MEMORY  # WORKER_MEMORY (default DEFAULT_WORKER_MEMORY), bytes
     workers_bound: str = "cpus"  # what decided `workers`: WEB_CONCURRENCY, cpus, MAX_WORKERS or memory
@@ -183,7 +183,7 @@ def load_settings(
     forwarded_allow_ips = _forwarded_allow_ips(env)
     prometheus_dir = _optional_absolute_path(env, "PROMETHEUS_MULTIPROC_DIR")
     control_socket = _optional_absolute_path(env, "CONTROL_SOCKET")
-    header_timeout = _seconds_or_off(env, "HEADER_TIMEOUT", uvicorn_limits.DEFAULT_HEADER_TIMEOUT)
+    header_timeout = _seconds_or_off(env, "HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT)
 
     run_as_root = _flag(env, "RUN_AS_ROOT")
     worker_user, worker_group = _worker_account(env, run_as_root, os.geteuid() if euid is None else euid)

@@ -17,7 +17,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PATCHES", "Patch", "apply", "check", "version_follows"]
+__all__ = ["DEFAULT_HEADER_TIMEOUT", "PATCHES", "Patch", "apply", "check", "version_follows"]
+
+# HEADER_TIMEOUT's default, seconds (here, not in uvicorn_limits, so the start script need not import that).
+DEFAULT_HEADER_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)

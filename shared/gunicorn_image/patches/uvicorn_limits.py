@@ -52,7 +52,7 @@ PRIVATE_NAMES = (
     "h11.Connection.__init__#_receive_buffer",
 )
 
-DEFAULT_HEADER_TIMEOUT = 10.0
+from gunicorn_image.patches import DEFAULT_HEADER_TIMEOUT  # noqa: E402  (the package is loaded already)
 
 # Gunicorn's own bounds (gunicorn/http/message.py), so that a setting means the same here as there.
 _MAX_REQUEST_LINE = 8190
