@@ -11,6 +11,7 @@ import os
 import pwd
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -148,6 +149,29 @@ def config_chooses_worker_class(settings: Settings, env: Mapping[str, str]) -> t
         config_files.file_assigns_worker_class(settings.gunicorn_conf),
         config_files.cmd_args_set_worker_class(env.get("GUNICORN_CMD_ARGS", "")),
     )
+
+
+@dataclass(frozen=True)
+class Start:
+    """What both start scripts know once the prestart ran and every setting was checked."""
+
+    env: dict[str, str]  # the server's environment: ours plus the prestart's exports
+    settings: Settings
+    app_module: str
+    config_sets_worker_class: bool  # the config file or GUNICORN_CMD_ARGS chooses the worker class
+
+    def app_is_asgi(self) -> bool:
+        return detect_asgi(self.app_module, self.env, self.settings)
+
+
+def prepare() -> Start:
+    """The steps both start scripts take first: prestart, settings, metrics directory, app, config's choice."""
+    env = run_prestart(os.environ)
+    settings = load_settings_or_exit(env)
+    prepare_metrics_dir_or_exit(settings)  # before anything imports the app
+    app = app_module_or_exit(env)
+    config_sets, cmd_args_set = config_chooses_worker_class(settings, env)
+    return Start(env, settings, app, config_sets or cmd_args_set)
 
 
 def exec_server(argv: list[str], env: Mapping[str, str]) -> NoReturn:

@@ -99,16 +99,13 @@ def uvicorn_arguments(settings: Settings, app_module: str) -> dict[str, Any]:
 
 
 def main() -> NoReturn:
-    env = launch.run_prestart(os.environ)
-    settings = launch.load_settings_or_exit(env)
-    launch.prepare_metrics_dir_or_exit(settings)  # before anything imports the app
-    app_module = launch.app_module_or_exit(env)
-    config_sets, cmd_args_set = launch.config_chooses_worker_class(settings, env)
+    start = launch.prepare()
+    env, settings, app_module = start.env, start.settings, start.app_module
     plan = plan_reload(
         settings,
-        app_is_asgi=lambda: launch.detect_asgi(app_module, env, settings),
+        app_is_asgi=start.app_is_asgi,
         uvicorn_installed=importlib.util.find_spec("uvicorn") is not None,
-        config_sets_worker_class=config_sets or cmd_args_set,
+        config_sets_worker_class=start.config_sets_worker_class,
     )
     if not plan.use_uvicorn:
         launch.exec_server(gunicorn_reload_command(settings, plan.worker_class, app_module), env)

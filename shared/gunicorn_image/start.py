@@ -8,7 +8,6 @@ image's `on_starting` hook, with the values Gunicorn really uses.
 
 from __future__ import annotations
 
-import os
 from typing import NoReturn
 
 from gunicorn_image import launch, workers
@@ -31,16 +30,12 @@ def gunicorn_command(config: str, worker_class: str | None, app_module: str) -> 
 
 
 def main() -> NoReturn:
-    env = launch.run_prestart(os.environ)
-    settings = launch.load_settings_or_exit(env)
-    launch.prepare_metrics_dir_or_exit(settings)  # before anything imports the app
-    app_module = launch.app_module_or_exit(env)
-    config_sets, cmd_args_set = launch.config_chooses_worker_class(settings, env)
+    start = launch.prepare()
     worker_class = launch.worker_class_argument(
-        settings, config_sets, cmd_args_set, app_is_asgi=lambda: launch.detect_asgi(app_module, env, settings)
+        start.settings, start.config_sets_worker_class, False, app_is_asgi=start.app_is_asgi
     )
-    env = with_default_threads(env, worker_class)
-    launch.exec_server(gunicorn_command(str(settings.gunicorn_conf), worker_class, app_module), env)
+    env = with_default_threads(start.env, worker_class)
+    launch.exec_server(gunicorn_command(str(start.settings.gunicorn_conf), worker_class, start.app_module), env)
 
 
 if __name__ == "__main__":
