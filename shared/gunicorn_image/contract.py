@@ -129,6 +129,12 @@ class ImageHooks:
         """In the master, before any worker: the settings line, the notes, and an empty metrics directory (the
         start script prepared it already; this removes what its look at the app left there)."""
         print(json.dumps(effective_log_data(self.log_data, server.cfg)), flush=True)
+        if server.cfg.preload_app:
+            # The app was imported before this hook: move its objects out of the collector's reach, so no
+            # collection in a worker writes to (and so copies) the pages the workers share with the master.
+            import gc
+
+            gc.freeze()
         for note in self.notes:
             server.log.warning(note)
         directory = self.settings.prometheus_multiproc_dir

@@ -88,6 +88,9 @@ if settings.max_requests is not None:
 if settings.max_requests_jitter is not None:
     max_requests_jitter = settings.max_requests_jitter
     __all__.append("max_requests_jitter")
+if settings.preload:
+    preload_app = True  # the master imports the app once; gunicorn_image.contract freezes it before forking
+    __all__.append("preload_app")
 if settings.forwarded_allow_ips is not None:
     forwarded_allow_ips = settings.forwarded_allow_ips  # Uvicorn's worker reads it from here too
     __all__.append("forwarded_allow_ips")

@@ -83,6 +83,7 @@ class Settings:
     threads: int | None = None  # THREADS
     max_requests: int | None = None  # MAX_REQUESTS
     max_requests_jitter: int | None = None  # MAX_REQUESTS_JITTER
+    preload: bool = False  # PRELOAD: import the app in the master, then fork (workers share its pages)
     forwarded_allow_ips: str | None = None  # FORWARDED_ALLOW_IPS (None: Gunicorn's default)
     prometheus_multiproc_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR
     run_as_root: bool = False  # RUN_AS_ROOT
@@ -180,6 +181,7 @@ def load_settings(
     threads = _optional_int(env, "THREADS", minimum=1)
     max_requests = _optional_int(env, "MAX_REQUESTS", minimum=0)
     max_requests_jitter = _optional_int(env, "MAX_REQUESTS_JITTER", minimum=0)
+    preload = _flag(env, "PRELOAD")
     forwarded_allow_ips = _forwarded_allow_ips(env)
     prometheus_dir = _optional_absolute_path(env, "PROMETHEUS_MULTIPROC_DIR")
     control_socket = _optional_absolute_path(env, "CONTROL_SOCKET")
@@ -210,6 +212,7 @@ def load_settings(
         threads=threads,
         max_requests=max_requests,
         max_requests_jitter=max_requests_jitter,
+        preload=preload,
         forwarded_allow_ips=forwarded_allow_ips,
         prometheus_multiproc_dir=prometheus_dir,
         run_as_root=run_as_root,

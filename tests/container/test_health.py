@@ -5,13 +5,14 @@ container. Real containers, on the images of versions.json (ops fixtures of test
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pytest
 import requests
 from docker_support import build_app_image, project, require_image, run_container
-from test_operations import EVERY_FLAVOUR, FLAVOURS, WSGI_AND_ASGI, app_image, poll, startup_settings
+from test_operations import EVERY_FLAVOUR, FLAVOURS, WSGI_AND_ASGI, app_image, poll, report, startup_settings
 from test_runtime_contract import explain, worker_pids
 
 HEALTH_PORT = 8081
@@ -118,3 +119,40 @@ def test_a_failing_lifespan_startup_stops_the_container_with_its_message(image: 
         assert status != 0 and took < 15, explain(server, f"expected a non-zero exit within seconds: {status}, {took:.1f}s")
         assert any(REASON in line for line in logs.splitlines()), explain(server, "the app's message is not shown")
         assert logs.count("Booting worker with pid") <= 4, explain(server, "workers were respawned in a loop")
+
+
+# Inside a container: the proportional set size (KiB) of the master and of each worker.
+PSS = r"""
+import json, os
+found = {}
+for pid in os.listdir("/proc"):
+    if not pid.isdigit() or int(pid) == os.getpid():
+        continue
+    try:
+        command = open(f"/proc/{pid}/cmdline", "rb").read()
+        rollup = open(f"/proc/{pid}/smaps_rollup").read()
+    except OSError:
+        continue
+    if b"-m\0gunicorn_image.serve" in command:
+        found[pid] = int(next(l for l in rollup.splitlines() if l.startswith("Pss:")).split()[1])
+print(json.dumps(found))
+"""
+
+
+def total_pss(image: str, preload: str) -> int:
+    """Master + 2 workers serving the image's example app (a framework app: what preloading shares)."""
+    env = {"WEB_CONCURRENCY": "2", "PRELOAD": preload}
+    with run_container(require_image(image), env=env, cap_add=["SYS_PTRACE"]) as server:  # to read workers' smaps
+        server.wait_http("/")
+        for _ in range(50):
+            requests.get(server.url + "/", timeout=5)
+        pss = poll(lambda: len(found := json.loads(server.exec(["python", "-c", PSS])[1])) == 3 and found, timeout=10)
+        assert pss, explain(server, "expected a master and 2 workers")
+        return sum(pss.values())
+
+
+@pytest.mark.parametrize("image", ["flask", "fastapi"])
+def test_preload_makes_the_workers_share_the_apps_memory(image: str) -> None:
+    alone, shared = total_pss(image, "0"), total_pss(image, "1")
+    report(f"{image}: master + 2 workers {shared} KiB PSS with PRELOAD=1, {alone} KiB without")
+    assert shared < 0.9 * alone, f"{image}: master + 2 workers {shared} KiB with PRELOAD=1, {alone} KiB without"
