@@ -151,3 +151,27 @@ def test_probes_are_served_from_a_thread_and_readiness_comes_through_the_pipe() 
         assert ask(port, "/livez").startswith(b"HTTP/1.1 200")
     finally:
         stalled.close()
+
+
+def test_preload_is_a_flag(tmp_path: Path) -> None:
+    assert settings({"PRELOAD": "1"}, tmp_path, None).preload is True
+    assert settings({}, tmp_path, None).preload is False
+    with pytest.raises(SettingsError, match='^PRELOAD="sometimes" is not valid'):
+        settings({"PRELOAD": "sometimes"}, tmp_path, None)
+
+
+def test_a_preloaded_app_is_frozen_out_of_the_collector_before_the_fork(tmp_path: Path, monkeypatch, capsys) -> None:
+    import gc
+    import types
+
+    from gunicorn_image import contract
+
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    hooks = contract.ImageHooks(settings({}, tmp_path, None), {})
+    cfg = types.SimpleNamespace(preload_app=True, loglevel="info", workers=2, bind=["0.0.0.0:80"], graceful_timeout=1,
+                                timeout=1, keepalive=1, errorlog="-", accesslog="-")
+    hooks.on_starting(types.SimpleNamespace(cfg=cfg, log=types.SimpleNamespace(warning=print)))
+    cfg.preload_app = False
+    hooks.on_starting(types.SimpleNamespace(cfg=cfg, log=types.SimpleNamespace(warning=print)))
+    assert frozen == [True]
