@@ -1,6 +1,8 @@
 """The ``hostile_server`` fixture: each image under test serving the hostile-HTTP fixture app.
 
-For each image in ``HOSTILE_IMAGES`` (space-separated; by default the four images on every supported Python)
+For each image in ``HOSTILE_IMAGES`` (space-separated; by default every image on the default Python, and on the
+other Pythons every image that runs a server of its own: a child serving exactly the kinds of app its parent
+serves runs its parent's server, which the parent's run covers there)
 it builds a throw-away ``FROM <image>`` with the fixture app of ``tests/hostile/app/`` (the WSGI one for base and
 flask, the ASGI one for fastapi and starlette; ``image@asgi`` or ``image@wsgi`` picks the other), runs it with the
 image's default worker and one worker process (so a stalled or crashed worker shows), published on a random
@@ -30,8 +32,18 @@ import pytest
 from docker_support import TEST_PYTHON, project, why_not_built
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_IMAGES = " ".join(project.image_ref(image, python) for python in [TEST_PYTHON] + [
-    p for p in project.PYTHONS if p != TEST_PYTHON] for image in project.IMAGES)
+
+
+def own_server(image: str) -> bool:
+    """Whether an image runs a server its parent does not (a child serving what its parent serves does not)."""
+    parent = project.parent(image)
+    return parent is None or project.serves(image) != project.serves(parent)
+
+
+DEFAULT_IMAGES = " ".join(
+    [project.image_ref(image, TEST_PYTHON) for image in project.IMAGES]
+    + [project.image_ref(image, python) for python in project.PYTHONS if python != TEST_PYTHON
+       for image in project.IMAGES if own_server(image)])
 ASGI_IMAGES = {image for image in project.IMAGES if project.serves(image) == ["asgi"]}  # the rest get the WSGI app
 READY_WAIT = 90.0
 LOG_TAIL = 40
