@@ -6,15 +6,22 @@ PYTHONS := $(shell python3 tools/project.py pythons)
 IMAGES := $(shell python3 tools/project.py images)
 VENV := .venv
 PYTHON_REPO ?= python
+PLATFORMS ?=
 export ORG PYTHON_REPO
+# A PY given on the command line (or in the environment) narrows build-all and push to that Python.
+ONE_PY = $(if $(filter command line environment,$(origin PY)),--python $(PY))
 
-.PHONY: build-all $(addprefix build-,$(IMAGES)) lock test test-unit lint bench bench-smoke clean venv
+.PHONY: build-all $(addprefix build-,$(IMAGES)) push lock test test-unit lint bench bench-smoke clean venv
 
-build-all:  ## every image for every supported Python, in dependency order
-	python3 tools/build.py
+build-all:  ## every image for every supported Python (or PY), in dependency order, for PLATFORMS (default: the host's)
+	python3 tools/build.py --platforms "$(PLATFORMS)" $(ONE_PY)
 
 $(addprefix build-,$(IMAGES)): build-%:  ## one image (and its parents) for PY
-	python3 tools/build.py $* --python $(PY)
+	python3 tools/build.py $* --python $(PY) --platforms "$(PLATFORMS)"
+
+push:  ## build, then push manifest lists to REGISTRY=host[:port]/namespace (every Python, or PY) for PLATFORMS
+	python3 tools/release.py --registry "$(REGISTRY)" --platforms "$(PLATFORMS)" $(ONE_PY) \
+		$(if $(filter 1,$(FORCE)),--force) $(if $(filter 1,$(KEEP_DATED)),--keep-dated)
 
 lock:  ## regenerate <image>/locks/pyX.Y.txt from <image>/requirements.in
 	python3 tools/lock.py
@@ -32,9 +39,10 @@ test: venv  ## unit tests, then container tests: full on PY, smoke on every othe
 test-unit: venv
 	$(VENV)/bin/python -m pytest tests/unit
 
-lint: venv  ## hadolint on every Dockerfile, shellcheck on every shell script
+lint: venv  ## hadolint on every Dockerfile, shellcheck on every shell script, actionlint on the workflows
 	$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(IMAGES))
 	$(VENV)/bin/shellcheck $$(git ls-files '*.sh') .ci/run
+	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck .github/workflows/*.yml
 
 bench: venv  ## the benchmark: each image against the servers users would pick instead (about 20 minutes)
 	$(VENV)/bin/python bench/bench.py
