@@ -30,6 +30,7 @@ import project  # noqa: E402
 APPS = Path(__file__).resolve().parent / "apps"
 TEST_PYTHON = os.environ.get("TEST_PYTHON") or project.DEFAULT_PYTHON
 LOG_TAIL = 30
+CONTAINER_PREFIX = os.environ.get("CONTAINER_PREFIX") or "test"  # e.g. one per developer on a shared machine
 
 
 def docker_client():
@@ -185,7 +186,7 @@ def run_container(image: str, env: dict[str, str] | None = None, port: int = 80,
     """Start a container with `port` published on a free loopback port; always removed afterwards."""
     host_port = free_port()
     container = docker_client().containers.run(
-        image, detach=True, name=f"test-{uuid.uuid4().hex[:12]}", environment=env or {},
+        image, detach=True, name=f"{CONTAINER_PREFIX}-{uuid.uuid4().hex[:12]}", environment=env or {},
         ports={f"{port}/tcp": ("127.0.0.1", host_port)}, **options,
     )
     try:
