@@ -4,8 +4,8 @@
 
 The 256 clients, all on 127.0.0.1 (wrk enters the container's network namespace when it may, so Docker's
 port proxy does not eat the CPU; else it uses the published port):
-- 192 keep-alive connections (wrk), each request with a field sent twice (the joined-field path that
-  leaked in Meinheld: patch 13), so a per-request leak shows as growth;
+- 192 keep-alive connections (wrk), each request with a 1000-byte field sent twice (the joined-field path
+  that leaked in Meinheld: patch 13), so a per-request leak shows as growth;
 - 48 clients opening a new connection for every request (wrk with `Connection: close`);
 - 16 slow clients that send each head in four pieces 0.25 s apart, then read the answer.
 The load runs for SOAK_SECONDS; the workers' resident memory is read after the warm-up (its first quarter,
@@ -13,11 +13,11 @@ at most 15 s) and again at the end. The test fails on any error (socket error, t
 status >= 400, slow client not answered 200), on a worker that died or was replaced, and on a worker whose
 RSS grew by more than RSS_GROWTH_BOUND_MIB after the warm-up. The figures go to .build/soak/.
 
-Why 16 MiB: a warmed-up worker's memory moves with allocator caches and fragmentation, a few MiB
-either way; a leak grows with the requests served. Each worker serves several hundred requests a second
-here even on 2 cores, so in 60 s a leak of 100 bytes a request (the joined-field leak with these two
-short fields) is above ~5 MiB per worker and one of 1 KiB is far over 16 MiB; in a 10-minute run the
-same bound catches leaks ten times smaller.
+Why 8 MiB: after the warm-up a worker's RSS moves by allocator caches and fragmentation only; measured
+here it moved by less than 0.3 MiB in 45 s on every image. A leak grows with the requests: the slowest
+image serves about 350 requests a second per worker on this 2-core machine, ~16,000 per worker in 45 s,
+so a leak of 500 bytes a request (Meinheld's joined-field leak with these two 1000-byte fields leaked
+about 1 KiB) is above 8 MiB within the CI's 60 s, and a 10-minute run catches leaks ten times smaller.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ from load import LoadError, netns_usable, parse_wrk_output  # noqa: E402
 SOAK_SECONDS = int(os.environ.get("SOAK_SECONDS") or 60)
 WARMUP_SECONDS = min(15, SOAK_SECONDS // 4)  # the first part of the run, before the baseline is read
 KEEP_ALIVE_CLIENTS, NEW_CONNECTION_CLIENTS, SLOW_CLIENTS = 192, 48, 16
-RSS_GROWTH_BOUND_MIB = 16
+RSS_GROWTH_BOUND_MIB = 8
+REPEATED_VALUE = "s" * 1000  # sent twice per keep-alive request, like a large cookie split in two fields
 REPORT_SCRIPT = ROOT / "bench" / "wrk_report.lua"
 RESULTS = ROOT / ".build" / "soak"
 
@@ -102,7 +103,7 @@ def run_load(container_pid: int | None, port: int, slow_port: int, seconds: int,
              at_warmup: Callable[[], object]) -> dict[str, object]:
     """The mixed load for `seconds`, calling `at_warmup` after WARMUP_SECONDS; returns wrk's two summaries,
     the slow clients' counts and what `at_warmup` returned."""
-    keep_alive = wrk(container_pid, port, KEEP_ALIVE_CLIENTS, seconds, ["X-Soak: a", "X-Soak: b"])
+    keep_alive = wrk(container_pid, port, KEEP_ALIVE_CLIENTS, seconds, [f"X-Soak: {REPEATED_VALUE}"] * 2)
     new_connections = wrk(container_pid, port, NEW_CONNECTION_CLIENTS, seconds, ["Connection: close"])
     with SlowClients(slow_port, seconds) as slow:
         time.sleep(WARMUP_SECONDS)
