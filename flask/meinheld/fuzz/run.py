@@ -62,12 +62,15 @@ def build(target: Path) -> None:
     clang = tool("clang", "apt-get install clang (Debian's clang ships libFuzzer)")
     config = "/usr/bin/python3-config" if Path("/usr/bin/python3-config").exists() else tool(
         "python3-config", "apt-get install python3-dev")
-    embed = subprocess.run([config, "--includes", "--embed", "--ldflags"], capture_output=True, text=True)
-    if embed.returncode != 0:
-        fail(f"{config} --embed failed: {embed.stderr.strip()} (apt-get install python3-dev)")
+    python: dict[str, list[str]] = {}
+    for what in ("--includes", "--ldflags"):
+        result = subprocess.run([config, what, "--embed"], capture_output=True, text=True)
+        if result.returncode != 0:
+            fail(f"{config} {what} --embed failed: {result.stderr.strip()} (apt-get install python3-dev)")
+        python[what] = result.stdout.split()
     server = source.patched_tree(WORK / "src") / "meinheld" / "server"
-    command = [clang, *FLAGS, *embed.stdout.split()[:2], f"-I{server}", str(HERE / "fuzz_request.c"),
-               *[str(server / name) for name in PARSER_FILES], *embed.stdout.split()[2:], "-o", str(target)]
+    command = [clang, *FLAGS, *python["--includes"], f"-I{server}", str(HERE / "fuzz_request.c"),
+               *[str(server / name) for name in PARSER_FILES], *python["--ldflags"], "-o", str(target)]
     print(f"fuzz: building {target.relative_to(source.ROOT)} ({len(source.series())} patches, ASan+UBSan)",
           flush=True)
     result = subprocess.run(command, capture_output=True, text=True)
