@@ -8,15 +8,22 @@ VENV := .venv
 PYTHON_REPO ?= python
 FUZZ_SECONDS ?= 300
 SOAK_SECONDS ?= 60
+PLATFORMS ?=
 export ORG PYTHON_REPO
+# A PY given on the command line (or in the environment) narrows build-all and push to that Python.
+ONE_PY = $(if $(filter command line environment,$(origin PY)),--python $(PY))
 
-.PHONY: build-all $(addprefix build-,$(IMAGES)) lock test test-unit lint check-patches fuzz soak bench bench-smoke clean venv
+.PHONY: build-all $(addprefix build-,$(IMAGES)) push lock test test-unit lint check-patches fuzz soak bench bench-smoke clean venv
 
-build-all:  ## every image for every supported Python, in dependency order
-	python3 tools/build.py
+build-all:  ## every image for every supported Python (or PY), in dependency order, for PLATFORMS (default: the host's)
+	python3 tools/build.py --platforms "$(PLATFORMS)" $(ONE_PY)
 
 $(addprefix build-,$(IMAGES)): build-%:  ## one image (and its parents) for PY
-	python3 tools/build.py $* --python $(PY)
+	python3 tools/build.py $* --python $(PY) --platforms "$(PLATFORMS)"
+
+push:  ## build, then push manifest lists to REGISTRY=host[:port]/namespace (every Python, or PY) for PLATFORMS
+	python3 tools/release.py --registry "$(REGISTRY)" --platforms "$(PLATFORMS)" $(ONE_PY) \
+		$(if $(filter 1,$(FORCE)),--force) $(if $(filter 1,$(KEEP_DATED)),--keep-dated)
 
 lock:  ## regenerate <image>/locks/pyX.Y.txt from <image>/requirements.in
 	python3 tools/lock.py
@@ -34,9 +41,10 @@ test: venv  ## unit tests, then container tests: full on PY, smoke on every othe
 test-unit: venv
 	$(VENV)/bin/python -m pytest tests/unit
 
-lint: venv check-patches  ## hadolint on every Dockerfile, shellcheck on every shell script, the Meinheld patch series
+lint: venv check-patches  ## hadolint on every Dockerfile, shellcheck on every shell script, actionlint on the workflows, the Meinheld patch series
 	$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(IMAGES))
 	$(VENV)/bin/shellcheck $$(git ls-files '*.sh') .ci/run
+	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck .github/workflows/*.yml
 
 check-patches:  ## the Meinheld series applies exactly to the hash-checked sdist; every patch has a DEP-3 header
 	python3 flask/meinheld/source.py check

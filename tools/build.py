@@ -2,10 +2,13 @@
 
     python3 tools/build.py                     # all images, all Pythons (make build-all)
     python3 tools/build.py fastapi --python 3.13   # one image and what it stands on (make build-fastapi PY=3.13)
+    python3 tools/build.py --platforms linux/amd64,linux/arm64   # each platform (make build-all PLATFORMS=...)
 
-Each step prints the image and Python it is on, whether it was rebuilt or came from the cache, and how
-long it took. A child is always built on the base image this run just built, so a change to the base
-rebuilds every child; labels are derived from git so an unchanged tree is all cache.
+Each image prints the image, Python (and platform, when not the host's) it is on, every Dockerfile step
+with the time it took, whether it was rebuilt or came from the cache, and how long it took in all.
+A platform other than the host's is built under emulation (tools/platforms.py) and tagged with its
+architecture: `org/base:py3.11-arm64`. A child is always built on the base image this run just built, so
+a change to the base rebuilds every child; labels are derived from git so an unchanged tree is all cache.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import host_tools
 import machine
+import platforms
 import project
 import python_base
 
@@ -48,11 +53,12 @@ def lock_file(image: str, python: str) -> str:
     return f"{image}/locks/py{python}.txt"
 
 
-def build_image(image: str, base: python_base.PythonBase, verbose: bool) -> str:
+def build_image(image: str, base: python_base.PythonBase, verbose: bool, platform: platforms.Platform) -> str:
     """Build one tag; returns "built", "skipped" (this Python cannot have the image) or "failed"."""
     python = base.python
-    ref = project.image_ref(image, python)
-    label = f"[{image} py{python}]"
+    ref = platforms.local_ref(image, python, platform)
+    native = platform == platforms.host()
+    label = f"[{image} py{python}{platforms.where(platform)}]"
     unavailable = project.ROOT / image / "locks" / f"py{python}.unavailable"
     if unavailable.is_file():
         print(f"{label} skipped: {unavailable.read_text().strip()}", flush=True)
@@ -65,17 +71,18 @@ def build_image(image: str, base: python_base.PythonBase, verbose: bool) -> str:
         "PYTHON_VERSION": python,
         "PYTHON_IMAGE": base.slim,
         "PYTHON_BUILD_IMAGE": base.full,
-        "BASE_IMAGE": project.image_ref(project.parent(image), python) if project.parent(image) else "",
+        "BASE_IMAGE": platforms.local_ref(project.parent(image), python, platform) if project.parent(image) else "",
         "TITLE": f"{project.ORG}/{image}",
         "VERSION": f"py{python}-{project.source_day(image)}",  # the day its date tag has
         "CREATED": revision.date,
         "REVISION": revision.commit,
     }
-    command = ["docker", "build", "--file", f"{image}/Dockerfile"]
+    command = ["docker", "build", "--file", f"{image}/Dockerfile"] + ([] if native else ["--platform", platform.name])
     for name, value in args.items():
         if value:
             command += ["--build-arg", f"{name}={value}"]
-    for tag in project.tags(image, python):
+    tags = project.tags(image, python) if native else [ref]
+    for tag in tags:
         command += ["--tag", tag]
     command.append(".")
     before = _image_id(ref)
@@ -85,11 +92,16 @@ def build_image(image: str, base: python_base.PythonBase, verbose: bool) -> str:
                                stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     assert process.stdout is not None
+    step_started: float | None = None
     for line in process.stdout:
         output.append(line)
-        if verbose or line.startswith("Step "):  # one line per Dockerfile step shows progress
+        if line.startswith("Step "):  # one line per Dockerfile step shows progress, then the time it took
+            _print_step_time(step_started)
+            step_started = time.monotonic()
+        if verbose or line.startswith("Step "):
             print(f"  {line.rstrip()}", flush=True)
     process.wait()
+    _print_step_time(step_started)
     seconds = time.monotonic() - started
     if process.returncode != 0:
         print("".join(output[-30:]), end="", flush=True)
@@ -97,37 +109,55 @@ def build_image(image: str, base: python_base.PythonBase, verbose: bool) -> str:
         return "failed"
     after = _image_id(ref)
     state = "unchanged (all cache)" if after == before else "rebuilt"
-    print(f"{label} {state} in {seconds:.0f}s -> {', '.join(project.tags(image, python))}", flush=True)
+    print(f"{label} {state} in {seconds:.0f}s -> {', '.join(tags)}", flush=True)
     return "built"
 
 
-def build(images: list[str], pythons: list[str], verbose: bool) -> Outcome:
+def _print_step_time(since: float | None) -> None:
+    """After a Dockerfile step that took a second or more: how long it took."""
+    seconds = time.monotonic() - since if since is not None else 0.0
+    if seconds >= 1:
+        print(f"    ({seconds:.0f}s)", flush=True)
+
+
+def build(images: list[str], pythons: list[str], verbose: bool,
+          targets: list[platforms.Platform] | None = None) -> Outcome:
+    """Build `images` (with their parents) for each Python on each platform (default: the host's)."""
     outcome = Outcome()
     machine.write_pip_context()
     wanted = [image for image in project.IMAGES if any(image in project.lineage(i) for i in images)]
-    for python in pythons:
+    for platform in targets or [platforms.host()]:
+        where = platforms.where(platform)
         try:
-            base = python_base.ensure(python)
-        except python_base.Unavailable as error:
-            print(f"[py{python}] skipped: {error}", flush=True)
-            outcome.skipped[python] = str(error)
+            platforms.ensure_emulation(platform)
+        except (platforms.Unsupported, host_tools.Missing) as error:
+            print(f"[{platform.name}] FAILED: {error}", flush=True)
+            outcome.failed.append(platform.name)
             continue
-        print(f"[py{python}] on {base.slim} ({base.origin})", flush=True)
-        done: set[str] = set()
-        for image in wanted:
-            parent = project.parent(image)
-            if parent and parent not in done:
-                print(f"[{image} py{python}] FAILED: its base {parent} was not built", flush=True)
-                outcome.failed.append(f"{image}:py{python}")
+        for python in pythons:
+            try:
+                base = python_base.ensure(python, platform)
+            except python_base.Unavailable as error:
+                print(f"[py{python}{where}] skipped: {error}", flush=True)
+                outcome.skipped[f"{python}{where}"] = str(error)
                 continue
-            state = build_image(image, base, verbose)
-            if state == "built":
-                done.add(image)
-                outcome.built.append(project.image_ref(image, python))
-            elif state == "skipped":
-                outcome.skipped[f"{image} {python}"] = "see above"
-            else:
-                outcome.failed.append(f"{image}:py{python}")
+            print(f"[py{python}{where}] on {base.slim} ({base.origin})", flush=True)
+            done: set[str] = set()
+            for image in wanted:
+                ref = platforms.local_ref(image, python, platform)
+                parent = project.parent(image)
+                if parent and parent not in done:
+                    print(f"[{image} py{python}{where}] FAILED: its base {parent} was not built", flush=True)
+                    outcome.failed.append(ref)
+                    continue
+                state = build_image(image, base, verbose, platform)
+                if state == "built":
+                    done.add(image)
+                    outcome.built.append(ref)
+                elif state == "skipped":
+                    outcome.skipped[f"{image} {python}{where}"] = "see above"
+                else:
+                    outcome.failed.append(ref)
     return outcome
 
 
@@ -137,10 +167,17 @@ def main() -> int:
                         help="images to build with their parents (default: all)")
     parser.add_argument("--python", action="append", choices=project.PYTHONS,
                         help="a Python version (repeatable; default: every supported one)")
+    parser.add_argument("--platforms", default="", metavar="LIST",
+                        help="comma-separated platforms, e.g. linux/amd64,linux/arm64 (default: the host's)")
     parser.add_argument("--verbose", action="store_true", help="show docker build's whole output")
     options = parser.parse_args()
+    try:
+        targets = platforms.parse(options.platforms)
+    except platforms.Unsupported as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     started = time.monotonic()
-    outcome = build(options.images or project.IMAGES, options.python or project.PYTHONS, options.verbose)
+    outcome = build(options.images or project.IMAGES, options.python or project.PYTHONS, options.verbose, targets)
     print(f"\nbuilt {len(outcome.built)} images in {time.monotonic() - started:.0f}s: {' '.join(outcome.built)}")
     for what, why in outcome.skipped.items():
         print(f"skipped {what}: {why}")
