@@ -12,6 +12,7 @@ def app(environ, start_response):
         "framework": "wsgi",
         "server": server_info(),
         "python": platform.python_version(),
+        "machine": platform.machine(),
     }).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]

@@ -15,4 +15,5 @@ async def read_root():
         "framework": "fastapi",
         "server": server_info(),
         "python": platform.python_version(),
+        "machine": platform.machine(),
     }

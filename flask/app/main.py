@@ -15,4 +15,5 @@ def hello():
         "framework": "flask",
         "server": server_info(),
         "python": platform.python_version(),
+        "machine": platform.machine(),
     }

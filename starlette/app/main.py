@@ -14,6 +14,7 @@ async def homepage(request):
         "framework": "starlette",
         "server": server_info(),
         "python": platform.python_version(),
+        "machine": platform.machine(),
     })
 
 

@@ -20,6 +20,7 @@ async def app(scope, receive, send):
         "framework": "asgi",
         "server": server_info(),
         "python": platform.python_version(),
+        "machine": platform.machine(),
     }).encode()
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
