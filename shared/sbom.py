@@ -5,9 +5,10 @@ Run at build time in each image's builder stage, whose /opt/venv (plus, in a chi
 parent lacked, installed under /opt/overlay) and Debian packages are exactly what its final stage gets (the
 final stage copies the virtualenv or the overlay and this file, and installs nothing):
 
-    /opt/venv/bin/python sbom.py OUTPUT TITLE VERSION CREATED
+    /opt/venv/bin/python sbom.py OUTPUT TITLE VERSION
 
-Standard library only; the same input gives the same bytes.
+Standard library only; the same input gives the same bytes (so no timestamp: the image's
+`org.opencontainers.image.created` label says when its sources were committed).
 """
 
 from __future__ import annotations
@@ -74,14 +75,13 @@ def interpreter() -> dict[str, str]:
             "description": f"the interpreter {VENV} runs on"}
 
 
-def document(title: str, version: str, created: str) -> dict:
+def document(title: str, version: str) -> dict:
     components = [interpreter(), *python_packages(), *debian_packages()]
     bom = {
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
         "version": 1,
         "metadata": {
-            "timestamp": created,
             "tools": {"components": [{"type": "application", "name": "sbom.py",
                                       "description": "the image family's build-time SBOM writer"}]},
             "component": {"type": "container", "bom-ref": f"{title}:{version}", "name": title, "version": version},
@@ -93,12 +93,11 @@ def document(title: str, version: str, created: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 5:
-        print("usage: sbom.py OUTPUT TITLE VERSION CREATED", file=sys.stderr)
+    if len(argv) != 4:
+        print("usage: sbom.py OUTPUT TITLE VERSION", file=sys.stderr)
         return 2
-    output, title, version, created = argv[1:]
-    Path(output).write_text(json.dumps(document(title or "unknown", version or "dev",
-                                                created or "1970-01-01T00:00:00Z"), indent=1) + "\n")
+    output, title, version = argv[1:]
+    Path(output).write_text(json.dumps(document(title or "unknown", version or "dev"), indent=1) + "\n")
     return 0
 
 

@@ -2,10 +2,11 @@
 stages that compile), pulled when possible, otherwise local stand-ins made from Debian's packages.
 
 A stand-in is a Debian root file system (mmdebstrap, minbase) with Debian's python3.X, made into
-`local/python:X.Y-slim` (interpreter, venv, CA certificates) and `local/python:X.Y` (plus gcc and the
-Python headers) by a `FROM scratch` build. Its apt sources are the Debian archive the machine itself
-uses (read at run time, so a downstream `RUN apt-get install` works here); the apt options used to
-build it are not left in it. mmdebstrap is installed with apt when it is missing and this runs as root.
+`local/python:X.Y-slim` (interpreter, venv, CA certificates) by a `FROM scratch` build, and
+`local/python:X.Y` (plus gcc and the Python headers, installed on the slim one by its own apt). Its apt
+sources are the Debian archive the machine itself uses (read at run time, so a downstream
+`RUN apt-get install` works here); the apt options used to build it are not left in it. mmdebstrap is
+installed with apt when it is missing and this runs as root.
 
 For a platform other than the host's (tools/platforms.py) every name gets the architecture as a suffix,
 `python:3.11-slim-arm64`, `local/python:3.11-slim-arm64`: Docker keeps one image per tag.
@@ -14,6 +15,7 @@ For a platform other than the host's (tools/platforms.py) every name gets the ar
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -64,17 +66,53 @@ def _pull(ref: str, platform: platforms.Platform) -> str | None:
     return local
 
 
-STANDIN_DOCKERFILE = """FROM scratch
+SLIM_DOCKERFILE = """FROM scratch
 ADD rootfs.tar /
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
-LABEL org.opencontainers.image.description="Local stand-in for python:{python} from Debian {suite}"
+LABEL org.opencontainers.image.description="Local stand-in for python:{python}-slim from Debian {suite}"
 CMD ["python3"]
+"""
+# The compiling stand-in is the slim one plus the build tools, installed by its own apt: under emulation that
+# is a few minutes, where a second root file system from scratch took twice as long.
+FULL_DOCKERFILE = """FROM {slim}
+RUN apt-get {options} update -qq \\
+ && apt-get {options} install -y -qq --no-install-recommends {packages} \\
+ && rm -rf /var/lib/apt/lists/*
+LABEL org.opencontainers.image.description="Local stand-in for python:{python} from Debian {suite}"
 """
 
 
-def _standin(python: str, suite: str, ref: str, packages: list[str], platform: platforms.Platform) -> None:
+def _run(step: list[str], ref: str) -> None:
+    # A session of its own and no terminal: mmdebstrap's namespaces must not touch the caller's.
+    result = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if line.startswith(("E:", "Error"))]
+        last = (errors or result.stderr.strip().splitlines() or ["no output"])[0]
+        raise Unavailable(f"making the stand-in {ref} failed: {last}")
+
+
+def _standin(python: str, suite: str, ref: str, platform: platforms.Platform, slim: str = "") -> None:
+    """Make the slim stand-in `ref` with mmdebstrap or, given `slim`, the compiling one on top of it."""
     if _exists(ref):
         return
+    how = f"on {slim} with apt" if slim else "with mmdebstrap"
+    print(f"  making stand-in {ref} from Debian {suite} for {platform.name} ({how}, a minute or more)", flush=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="standin-") as context:
+        if slim:
+            options = " ".join("-o " + shlex.quote(option.replace(' "', "=").rstrip('"'))
+                               for option in machine.apt_options())
+            packages = " ".join(BUILD_PACKAGES + [f"python{python}-dev"])
+            dockerfile = FULL_DOCKERFILE.format(slim=slim, options=options, packages=packages, python=python, suite=suite)
+        else:
+            _root_file_system(python, suite, platform, Path(context) / "rootfs.tar", ref)
+            dockerfile = SLIM_DOCKERFILE.format(python=python, suite=suite)
+        (Path(context) / "Dockerfile").write_text(dockerfile)
+        _run(["docker", "build", "-q", "--platform", platform.name, "--tag", ref, context], ref)
+    print(f"  made {ref} in {time.monotonic() - started:.0f}s", flush=True)
+
+
+def _root_file_system(python: str, suite: str, platform: platforms.Platform, tarball: Path, ref: str) -> None:
     try:
         host_tools.ensure({"mmdebstrap": "mmdebstrap"}, f"to make {ref}, as python:{python}-slim cannot be pulled")
     except host_tools.Missing as error:
@@ -87,26 +125,12 @@ def _standin(python: str, suite: str, ref: str, packages: list[str], platform: p
         # Leave no trace of the apt options the build needed (e.g. Check-Valid-Until) in the image.
         'rm -f "$1/etc/apt/apt.conf.d/99mmdebstrap"',
     ]
-    print(f"  making stand-in {ref} from Debian {suite} for {platform.name} (mmdebstrap, a minute or more)",
-          flush=True)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="standin-") as context:
-        command = ["mmdebstrap", "--variant=minbase", f"--architectures={platform.debian}",
-                   "--include=" + ",".join([f"python{python}", f"python{python}-venv", *packages])]
-        command += [f"--aptopt={option}" for option in machine.apt_options()]
-        command += [f"--customize-hook={hook}" for hook in hooks]
-        command += [suite, str(Path(context) / "rootfs.tar")] + ([f"deb {uri} {suite} main"] if uri else [])
-        (Path(context) / "Dockerfile").write_text(STANDIN_DOCKERFILE.format(python=python, suite=suite))
-        importer = ["docker", "build", "-q", "--platform", platform.name, "--tag", ref, context]
-        for step in (command, importer):
-            # A session of its own and no terminal: mmdebstrap's namespaces must not touch the caller's.
-            result = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
-            if result.returncode != 0:
-                errors = [line for line in result.stderr.splitlines() if line.startswith(("E:", "Error"))]
-                last = (errors or result.stderr.strip().splitlines() or ["no output"])[0]
-                raise Unavailable(f"making the stand-in {ref} failed: {last}")
-    print(f"  made {ref} in {time.monotonic() - started:.0f}s", flush=True)
+    command = ["mmdebstrap", "--variant=minbase", f"--architectures={platform.debian}",
+               "--include=" + ",".join([f"python{python}", f"python{python}-venv", *SLIM_PACKAGES])]
+    command += [f"--aptopt={option}" for option in machine.apt_options()]
+    command += [f"--customize-hook={hook}" for hook in hooks]
+    command += [suite, str(tarball)] + ([f"deb {uri} {suite} main"] if uri else [])
+    _run(command, ref)
 
 
 def ensure(python: str, platform: platforms.Platform | None = None) -> PythonBase:
@@ -128,8 +152,8 @@ def ensure(python: str, platform: platforms.Platform | None = None) -> PythonBas
     if suite is None:
         raise Unavailable(f"{slim} cannot be pulled and no Debian suite ships python{python}")
     slim_standin, full_standin = f"{STANDIN_REPO}:{python}-slim{tail}", f"{STANDIN_REPO}:{python}{tail}"
-    _standin(python, suite, slim_standin, SLIM_PACKAGES, platform)
-    _standin(python, suite, full_standin, SLIM_PACKAGES + BUILD_PACKAGES + [f"python{python}-dev"], platform)
+    _standin(python, suite, slim_standin, platform)
+    _standin(python, suite, full_standin, platform, slim=slim_standin)
     return PythonBase(python, slim_standin, full_standin, "stand-in")
 
 
