@@ -8,9 +8,13 @@ names the exact command to run.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+from pathlib import Path
+
+LOCK = Path("/tmp/image-family-host-tools.lock")  # two builds at once (.ci/run) take turns with apt
 
 
 class Missing(Exception):
@@ -36,9 +40,13 @@ def ensure(commands: dict[str, str], why: str) -> None:
         raise Missing(f"{names} (needed {why}) is not installed: install it with this system's package manager")
     if os.geteuid() != 0:
         raise Missing(f"{names} (needed {why}) is not installed: run `sudo apt-get install {names}`")
-    print(f"  installing {names} with apt-get (needed {why})", flush=True)
-    _apt(["update", "-qq"])
-    _apt(["install", "-y", "-qq", *packages])
+    with LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        packages = sorted({package for command, package in commands.items() if shutil.which(command) is None})
+        if packages:
+            print(f"  installing {' '.join(packages)} with apt-get (needed {why})", flush=True)
+            _apt(["update", "-qq"])
+            _apt(["install", "-y", "-qq", *packages])
     still = sorted(command for command in commands if shutil.which(command) is None)
     if still:
         raise Missing(f"apt-get installed {names} but {' '.join(still)} is still not on PATH")
