@@ -19,7 +19,7 @@ cat "$1"
 echo '<<<pip>>>'
 pip list --format=json --disable-pip-version-check
 echo '<<<dpkg>>>'
-dpkg-query --show --showformat='${db:Status-Abbrev} ${Package} ${Version}\n'
+dpkg-query --show --showformat='${db:Status-Abbrev}\t${Package}\t${Version}\n'
 """
 EVERY_TAG = [pytest.param(image, python, id=f"{image}-py{python}")
              for python in project.PYTHONS for image in project.IMAGES]
@@ -62,8 +62,8 @@ def check_sbom(ref: str, image: str, python: str, docker) -> None:
         f"only in /opt/venv {sorted(set(in_venv.items()) - set(by_type['pypi'].items()))}")
     installed = {}
     for line in dpkg_text.splitlines():
-        status, name, version = line.split(" ", 2)
-        if status == "ii":
+        status, name, version = line.split("\t")
+        if status.strip() == "ii":
             installed[name.split(":")[0]] = version
     assert by_type["deb"] == installed, (
         f"{ref}: SBOM vs dpkg: only in SBOM {sorted(set(by_type['deb'].items()) - set(installed.items()))}, "
