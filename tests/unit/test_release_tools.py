@@ -135,17 +135,24 @@ def fake_venv(root: Path, packages: dict[str, str]) -> Path:
 
 def test_sbom_lists_each_venv_distribution_with_a_pypi_purl(tmp_path: Path) -> None:
     venv = fake_venv(tmp_path, {"gunicorn": "27.0.1", "typing_extensions": "4.16.0"})
-    found = sbom.python_packages(venv)
+    found = sbom.python_packages((venv,))
     assert [(c["name"], c["version"], c["purl"]) for c in found] == [
         ("gunicorn", "27.0.1", "pkg:pypi/gunicorn@27.0.1"),
         ("typing_extensions", "4.16.0", "pkg:pypi/typing-extensions@4.16.0"),
     ]
 
 
+def test_sbom_of_a_child_lists_the_parents_venv_and_its_overlay(tmp_path: Path) -> None:
+    venv = fake_venv(tmp_path / "venv", {"gunicorn": "27.0.1"})
+    overlay = fake_venv(tmp_path / "overlay", {"uvicorn": "0.54.0"})
+    found = sbom.python_packages((venv, overlay, tmp_path / "missing"))
+    assert [(c["name"], c["version"]) for c in found] == [("gunicorn", "27.0.1"), ("uvicorn", "0.54.0")]
+
+
 def test_sbom_document_is_cyclonedx_and_the_same_for_the_same_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     venv = fake_venv(tmp_path, {"gunicorn": "27.0.1"})
     real = sbom.python_packages
-    monkeypatch.setattr(sbom, "python_packages", lambda: real(venv))
+    monkeypatch.setattr(sbom, "python_packages", lambda: real((venv,)))
     deb = [{"type": "library", "bom-ref": "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=arm64&distro=debian-12",
             "name": "libc6", "version": "2.36-9+deb12u4",
             "purl": "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=arm64&distro=debian-12"}]
