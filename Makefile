@@ -41,10 +41,14 @@ test: venv  ## unit tests, then container tests: full on PY, smoke on every othe
 test-unit: venv
 	$(VENV)/bin/python -m pytest tests/unit
 
-lint: venv check-patches  ## hadolint on every Dockerfile, shellcheck on every shell script, actionlint on the workflows, the Meinheld patch series
+lint: venv check-patches  ## hadolint, shellcheck, actionlint on the workflows, mypy, the Meinheld patch series
 	$(VENV)/bin/hadolint $(addsuffix /Dockerfile,$(IMAGES))
 	$(VENV)/bin/shellcheck $$(git ls-files '*.sh') .ci/run
 	$(VENV)/bin/actionlint -shellcheck $(VENV)/bin/shellcheck .github/workflows/*.yml
+	$(VENV)/bin/mypy shared/gunicorn_image shared/sbom.py
+	$(VENV)/bin/mypy tools/*.py
+	cd flask/meinheld && ../../$(VENV)/bin/mypy --config-file ../../mypy.ini *.py
+	cd flask/meinheld/fuzz && ../../../$(VENV)/bin/mypy --config-file ../../../mypy.ini *.py
 
 check-patches:  ## the Meinheld series applies exactly to the hash-checked sdist; every patch has a DEP-3 header
 	python3 flask/meinheld/source.py check

@@ -67,11 +67,12 @@ def build_image(image: str, base: python_base.PythonBase, verbose: bool, platfor
         print(f"{label} FAILED: no lock {lock_file(image, python)} (make lock PY={python})", flush=True)
         return "failed"
     revision = project.source_revision(image)
+    parent = project.parent(image)
     args = {
         "PYTHON_VERSION": python,
         "PYTHON_IMAGE": base.slim,
         "PYTHON_BUILD_IMAGE": base.full,
-        "BASE_IMAGE": platforms.local_ref(project.parent(image), python, platform) if project.parent(image) else "",
+        "BASE_IMAGE": platforms.local_ref(parent, python, platform) if parent else "",
         "TITLE": f"{project.ORG}/{image}",
         "VERSION": f"py{python}-{project.source_day(image)}",  # the day its date tag has
         "CREATED": revision.date,

@@ -28,7 +28,7 @@ from gunicorn_image.log_formats import JsonAccessFormatter, JsonFormatter, text_
 _OURS = "_startup_handler"  # marks the root handler we add, so a reload replaces it
 
 
-class Logger(glogging.Logger):  # type: ignore[misc]  # Gunicorn has no type hints
+class Logger(glogging.Logger):
     json_lines = False
 
     def setup(self, cfg: Any) -> None:

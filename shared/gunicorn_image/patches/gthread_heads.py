@@ -80,7 +80,8 @@ def head_state(head: bytes | bytearray, line_limit: int, field_limit: int, head_
     ``scanned``: how many bytes of ``head`` an earlier call saw, so that a head read in many pieces is not
     searched for its end from the start each time.
     """
-    start = _EMPTY_LINES.match(head).end()  # empty lines before a request are allowed (RFC 9112 2.2)
+    empty_lines = _EMPTY_LINES.match(head)  # empty lines before a request are allowed (RFC 9112 2.2)
+    start = empty_lines.end() if empty_lines else 0
     end_from = max(start, scanned - 2)
     if head.find(b"\n\r\n", end_from) >= 0 or head.find(b"\n\n", end_from) >= 0:
         return COMPLETE

@@ -163,7 +163,7 @@ def protocol_class(http: Any, limits: HeadLimits) -> type | None:
     elif http == "h11":
         base = _h11_protocol()
     elif isinstance(http, type) and getattr(http, "limited_base", None) is not None:
-        base = http.limited_base  # already limited (apply_limits called twice): the new limits win
+        base = getattr(http, "limited_base")  # already limited (apply_limits called twice): the new limits win
     else:
         return None
     attributes = {"head_limits": limits, "limited_base": base, "__module__": __name__, **_thresholds(limits)}
@@ -237,7 +237,7 @@ def _httptools_protocol() -> type:
 
         # Connection events
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             if self._timeout is not None:
                 guard = self._guard
@@ -329,9 +329,11 @@ def _httptools_protocol() -> type:
         def _tick(self) -> None:
             guard = self._guard
             guard.timer = None
-            if self.transport is None or self.transport.is_closing():
+            timeout = self._timeout
+            if timeout is None or self.transport is None or self.transport.is_closing():
                 return
             scope, cycle = self.scope, self.cycle
+            waiting_for: Any
             if scope is None:
                 waiting_for = _FIRST_REQUEST
             elif cycle is None or cycle.scope is not scope:
@@ -343,14 +345,14 @@ def _httptools_protocol() -> type:
             now = self.loop.time()
             if waiting_for is not guard.waiting_for:
                 guard.waiting_for, guard.waiting_since = waiting_for, now
-            elif waiting_for is not None and now - guard.waiting_since >= self._timeout - _TIMER_SLACK:
+            elif waiting_for is not None and now - guard.waiting_since >= timeout - _TIMER_SLACK:
                 if waiting_for is cycle:  # its response is out: an answer now would be unasked for
                     _log_refusal(self, 0, "no request came after the response, only bytes; closed.")
                     self.transport.close()
                 else:
                     self._refuse(408, _TIMEOUT_REASON)
                 return
-            guard.timer = self.loop.call_later(self._timeout / _TICKS, self._tick)
+            guard.timer = self.loop.call_later(timeout / _TICKS, self._tick)
 
         def _cancel_head_timer(self) -> None:
             guard = self._guard
@@ -445,7 +447,7 @@ def _h11_protocol() -> type:
             self._head_since: float | None = None
             self._head_timer: Any = None
 
-        def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._head_since = self.loop.time()  # a new connection owes a request head
             if self._timeout is not None:
@@ -468,7 +470,7 @@ def _h11_protocol() -> type:
 
         def send_400_response(self, msg: str) -> None:
             # Uvicorn calls this when next_event() raised; answer with the status chosen there.
-            status, reason = self.conn.refusal or (400, None)
+            status, reason = getattr(self.conn, "refusal", None) or (400, None)
             if reason is not None:
                 _log_refusal(self, status, reason)
             self._cancel_head_timer()
