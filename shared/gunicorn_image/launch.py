@@ -174,6 +174,21 @@ def prepare() -> Start:
     return Start(env, settings, app, config_sets or cmd_args_set)
 
 
+def serve_here(argv: list[str], env: Mapping[str, str]) -> NoReturn:
+    """Run `argv` (a GUNICORN command line) in this process, as if exec'd: the same environment, the same
+    arguments (`sys.argv[0]` is the runner's file, as with `python -m`, so Gunicorn's USR2 re-exec starts
+    the runner again), but no second Python start. Orphans are reaped first, as `exec_server` does."""
+    assert argv[: len(GUNICORN)] == GUNICORN, argv
+    from gunicorn_image import serve  # here: the exec path must not pay for importing Gunicorn twice
+
+    processes.reap_exited_children()
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = [serve.__file__, *argv[len(GUNICORN):]]
+    serve.main()
+    raise SystemExit(0)
+
+
 def exec_server(argv: list[str], env: Mapping[str, str]) -> NoReturn:
     """Replace this process with the server, so it keeps our PID (1 in a container) and gets SIGTERM.
 

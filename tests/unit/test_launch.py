@@ -219,8 +219,43 @@ def test_metrics_directory_is_prepared_before_the_app_is_imported(monkeypatch, t
     monkeypatch.setattr(launch, "detect_asgi", lambda *args: steps.append("import app") or False)
     monkeypatch.setattr(launch, "exec_server", exec_server)
     with pytest.raises(Exec):
-        (start if script == "start" else reload).main()
+        start.main([]) if script == "start" else reload.main()
     assert steps == ["prestart", "settings", "metrics dir", "import app", "exec"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "env_change", "same_process"),
+    [
+        (["-c", "/app/gunicorn_conf.py"], {}, True),
+        (["-c", "/app/gunicorn_conf.py"], {"DATABASE_URL": "postgres://db"}, True),  # a prestart's export
+        (["-c", "/app/gunicorn_conf.py"], {"THREADS": "4"}, True),  # the gthread default
+        (["-c", "/gunicorn_conf.py"], {}, False),  # /start.sh guessed another config (GUNICORN_CONF from prestart)
+        ([], {}, False),  # run without the guess: `python -m gunicorn_image.start`
+        (["-c", "/app/gunicorn_conf.py"], {"PYTHONPATH": "/app/src"}, False),
+        (["-c", "/app/gunicorn_conf.py"], {"LD_PRELOAD": "libjemalloc.so.2"}, False),
+        (["-c", "/app/gunicorn_conf.py"], {"MALLOC_ARENA_MAX": "2"}, False),
+        (["-c", "/app/gunicorn_conf.py"], {"LANG": None}, False),  # unset by the prestart
+    ],
+)
+def test_gunicorn_runs_in_the_start_process_only_when_nothing_read_at_start_changed(argv, env_change, same_process) -> None:
+    current = {"PATH": "/usr/bin", "LANG": "C.UTF-8"}
+    env = {**current, **env_change}
+    env = {name: value for name, value in env.items() if value is not None}
+    assert start.same_process_will_do(argv, "/app/gunicorn_conf.py", env, current) is same_process
+
+
+def test_serve_here_runs_gunicorn_with_the_command_line_and_environment_exec_would_give(monkeypatch) -> None:
+    from gunicorn_image import serve
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(serve, "main", lambda: seen.update(argv=list(sys.argv), foo=os.environ.get("FOO")))
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    monkeypatch.setattr(os, "environ", dict(os.environ))
+    command = start.gunicorn_command("/app/gunicorn_conf.py", "gthread", "main:app")
+    with pytest.raises(SystemExit):
+        launch.serve_here(command, {"FOO": "from prestart", "PATH": "/usr/bin"})
+    assert seen == {"argv": [serve.__file__, "-c", "/app/gunicorn_conf.py", "-k", "gthread", "main:app"],
+                    "foo": "from prestart"}
 
 
 @pytest.mark.parametrize(
