@@ -21,8 +21,8 @@ build-all:  ## every image for every supported Python (or PY), in dependency ord
 $(addprefix build-,$(IMAGES)): build-%:  ## one image (and its parents) for PY
 	python3 tools/build.py $* --python $(PY) --platforms "$(PLATFORMS)"
 
-push:  ## build, then push manifest lists to REGISTRY=host[:port]/namespace (every Python, or PY) for PLATFORMS
-	python3 tools/release.py --registry "$(REGISTRY)" --platforms "$(PLATFORMS)" $(ONE_PY) \
+push:  ## build, then push manifest lists to REGISTRY=host[:port]/namespace (every Python, or PY; every image, or ONLY) for PLATFORMS
+	python3 tools/release.py --registry "$(REGISTRY)" --platforms "$(PLATFORMS)" $(ONE_PY) $(foreach image,$(ONLY),--image $(image)) \
 		$(if $(filter 1,$(FORCE)),--force) $(if $(filter 1,$(KEEP_DATED)),--keep-dated)
 
 lock:  ## regenerate <image>/locks/pyX.Y.txt from <image>/requirements.in

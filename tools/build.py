@@ -121,6 +121,11 @@ def _print_step_time(since: float | None) -> None:
         print(f"    ({seconds:.0f}s)", flush=True)
 
 
+def needs_compiler(image: str) -> bool:
+    """Whether the image's Dockerfile has a stage on the compiling Python image (flask's Meinheld does)."""
+    return "PYTHON_BUILD_IMAGE" in (project.ROOT / image / "Dockerfile").read_text()
+
+
 def build(images: list[str], pythons: list[str], verbose: bool,
           targets: list[platforms.Platform] | None = None) -> Outcome:
     """Build `images` (with their parents) for each Python on each platform (default: the host's)."""
@@ -137,7 +142,7 @@ def build(images: list[str], pythons: list[str], verbose: bool,
             continue
         for python in pythons:
             try:
-                base = python_base.ensure(python, platform)
+                base = python_base.ensure(python, platform, compiling=any(map(needs_compiler, wanted)))
             except python_base.Unavailable as error:
                 print(f"[py{python}{where}] skipped: {error}", flush=True)
                 outcome.skipped[f"{python}{where}"] = str(error)

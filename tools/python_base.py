@@ -133,26 +133,30 @@ def _root_file_system(python: str, suite: str, platform: platforms.Platform, tar
     _run(command, ref)
 
 
-def ensure(python: str, platform: platforms.Platform | None = None) -> PythonBase:
-    """Find, pull or make the two Python images for one Python version and platform (default: the host's)."""
+def ensure(python: str, platform: platforms.Platform | None = None, compiling: bool = True) -> PythonBase:
+    """Find, pull or make the Python images for one Python version and platform (default: the host's): the
+    slim one, and the compiling one unless no image to build needs it (`compiling`; its `full` is then "")."""
     platform = platform or platforms.host()
     tail = platforms.suffix(platform)
     slim, full = f"{PYTHON_REPO}:{python}-slim", f"{PYTHON_REPO}:{python}"
-    if _exists(slim + tail) and _exists(full + tail):
-        return PythonBase(python, slim + tail, full + tail, "local")
+    wanted = [slim, full] if compiling else [slim]
+    if all(_exists(ref + tail) for ref in wanted):
+        return PythonBase(python, slim + tail, full + tail if compiling else "", "local")
     pulled: list[str] = []
-    for ref in (slim, full):
+    for ref in wanted:
         local = ref + tail if _exists(ref + tail) else _pull(ref, platform)
         if local is None:
             break
         pulled.append(local)
-    if len(pulled) == 2:
-        return PythonBase(python, pulled[0], pulled[1], "pulled")
+    if len(pulled) == len(wanted):
+        return PythonBase(python, pulled[0], pulled[1] if compiling else "", "pulled")
     suite = project.debian_suite(python)
     if suite is None:
         raise Unavailable(f"{slim} cannot be pulled and no Debian suite ships python{python}")
     slim_standin, full_standin = f"{STANDIN_REPO}:{python}-slim{tail}", f"{STANDIN_REPO}:{python}{tail}"
     _standin(python, suite, slim_standin, platform)
+    if not compiling:
+        return PythonBase(python, slim_standin, "", "stand-in")
     _standin(python, suite, full_standin, platform, slim=slim_standin)
     return PythonBase(python, slim_standin, full_standin, "stand-in")
 

@@ -1,9 +1,11 @@
 """Publish the family to a registry as multi-platform images (make push).
 
-    make push REGISTRY=host[:port]/namespace [PLATFORMS=linux/amd64,linux/arm64] [PY=3.11] [FORCE=1 | KEEP_DATED=1]
+    make push REGISTRY=host[:port]/namespace [PLATFORMS=linux/amd64,linux/arm64] [PY=3.11] [ONLY="fastapi ..."]
+              [FORCE=1 | KEEP_DATED=1]
 
 First it builds what is asked (tools/build.py, all cache after `make build-all`), so what is pushed is what
-the sources make. Then, for every image of every asked Python (every supported one without PY), it pushes
+the sources make. Then, for every image of every asked Python (every supported one without PY; every image,
+or with ONLY the images named and their parents), it pushes
 one image per platform, `<registry>/fastapi:py3.11-amd64`, `…:py3.11-arm64`, and manifest lists over them:
 `…:py3.11`, `…:py3.11-YYYY-MM-DD` (the image's source day, tools/project.py) and `…:latest` for the
 default Python.
@@ -113,11 +115,18 @@ def remote_content(ref: str, insecure: bool) -> dict[str, str] | None:
     return content
 
 
-def plan(registry: Registry, pythons: list[str], targets: list[platforms.Platform], built: set[str]) -> list[Publication]:
+def with_parents(images: list[str]) -> list[str]:
+    """The images named and their parents, in the family's order (parents first)."""
+    wanted = {part for image in images for part in project.lineage(image)}
+    return [image for image in project.IMAGES if image in wanted]
+
+
+def plan(registry: Registry, pythons: list[str], targets: list[platforms.Platform], built: set[str],
+         images: list[str] = project.IMAGES) -> list[Publication]:
     """Every (image, Python) built for all `targets`, with its tags."""
     publications = []
     for python in pythons:
-        for image in project.IMAGES:
+        for image in images:
             local = {p.name: platforms.local_ref(image, python, p) for p in targets}
             missing = [name for name, ref in local.items() if ref not in built]
             if missing:
@@ -175,11 +184,12 @@ def publish(registry: Registry, pub: Publication, targets: list[platforms.Platfo
           f"{', '.join(p.name for p in targets)} in {time.monotonic() - started:.0f}s", flush=True)
 
 
-def push(registry: Registry, pythons: list[str], targets: list[platforms.Platform], force: bool, keep: bool) -> int:
-    outcome = build.build(project.IMAGES, pythons, verbose=False, targets=targets)
+def push(registry: Registry, pythons: list[str], targets: list[platforms.Platform], force: bool, keep: bool,
+         images: list[str] = project.IMAGES) -> int:
+    outcome = build.build(images, pythons, verbose=False, targets=targets)
     if outcome.failed:
         raise ReleaseError(f"the build failed ({' '.join(outcome.failed)}), so nothing was pushed")
-    publications = plan(registry, pythons, targets, set(outcome.built))
+    publications = plan(registry, pythons, targets, set(outcome.built), images)
     if not publications:
         raise ReleaseError(f"nothing to push: no image was built for Python {', '.join(pythons)}")
     check_dated(registry, publications, force, keep)
@@ -197,6 +207,8 @@ def main() -> int:
                         help="a Python version (repeatable; default: every supported one)")
     parser.add_argument("--platforms", default="", metavar="LIST",
                         help="comma-separated platforms, e.g. linux/amd64,linux/arm64 (default: the host's)")
+    parser.add_argument("--image", action="append", choices=project.IMAGES,
+                        help="push this image and its parents only (repeatable; default: every image)")
     parser.add_argument("--force", action="store_true", help="move a date tag that names other content")
     parser.add_argument("--keep-dated", action="store_true", help="leave such a date tag and push the rest")
     options = parser.parse_args()
@@ -205,7 +217,8 @@ def main() -> int:
             raise ReleaseError("FORCE=1 and KEEP_DATED=1 contradict each other: give one")
         registry = parse_registry(options.registry)
         targets = platforms.parse(options.platforms)
-        return push(registry, options.python or project.PYTHONS, targets, options.force, options.keep_dated)
+        return push(registry, options.python or project.PYTHONS, targets, options.force, options.keep_dated,
+                    with_parents(options.image or project.IMAGES))
     except (ReleaseError, platforms.Unsupported) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

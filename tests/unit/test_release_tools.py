@@ -15,6 +15,7 @@ if str(TOOLS) not in sys.path:
 
 import host_tools  # noqa: E402
 import platforms  # noqa: E402
+import project  # noqa: E402
 import release  # noqa: E402
 import sbom  # noqa: E402  (shared/, on sys.path through conftest)
 
@@ -170,3 +171,9 @@ def test_sbom_document_is_cyclonedx_and_the_same_for_the_same_input(tmp_path: Pa
 
 def test_sbom_debian_purl_encodes_epochs_and_plus_signs() -> None:
     assert sbom._purl_version("1:2.36-9+deb12u4") == "1%3A2.36-9%2Bdeb12u4"
+
+
+def test_only_pushes_the_images_named_and_their_parents_parents_first() -> None:
+    assert release.with_parents(["fastapi"]) == ["base", "uvicorn", "fastapi"]
+    assert release.with_parents(["starlette", "flask"]) == ["base", "flask", "uvicorn", "starlette"]
+    assert release.with_parents(project.IMAGES) == project.IMAGES
