@@ -201,7 +201,8 @@ def method(info: RunInfo, settings: Settings, runs: Sequence[CaseRun]) -> list[s
         f"Every server runs {WORKERS} workers with no access log, in the same container image (the image under test "
         "plus uWSGI and Granian, pinned in `bench/requirements.txt`) serving the same app. Load: "
         f"{info.wrk}, {settings.wrk_threads} thread, {settings.duration_s} s per run, {VIA[info.via]}. "
-        f"{rounds}. In a round every server gets a fresh container; they start one after the other, then each "
+        f"{rounds}. In a round every server gets a fresh container (its image's HEALTHCHECK off, so no periodic "
+        "process lands in a measurement); they start one after the other, then each "
         "throughput cell (endpoint and connections) is measured on every server back to back. Cold start: from "
         f"`docker run` to the first 200, polled. {memory}",
         "",
