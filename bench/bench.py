@@ -45,8 +45,9 @@ from runner import ServerRun, remove_run_containers
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # Per server and round, on top of the sleeps and wrk runs: the container's start to its first 200, the
-# memory reading, wrk starting up and the removal. For the time estimate only; measured on 2 cores.
-CASE_OVERHEAD_S = 3
+# memory reading, wrk starting up and the removal. For the time estimate only: a 2-round starlette run on
+# 2 busy cores took 8.1 s per server and round with 1 s wrk runs, 8 s by this estimate.
+CASE_OVERHEAD_S = 2
 Sizes = dict[str, dict[str, tuple[int | None, int | None]]]  # Python -> image -> (image, minimal) bytes
 BUSY_LOAD = 1.0  # a 1-minute load average above this before the rounds means something else is running
 
