@@ -59,7 +59,7 @@ fuzz:  ## libFuzzer + ASan/UBSan on the patched Meinheld parser: regression inpu
 soak: venv  ## each image's default at 256 connections for SOAK_SECONDS: no errors, p99, worker RSS growth (PY)
 	SOAK_SECONDS=$(SOAK_SECONDS) TEST_PYTHON=$(PY) $(VENV)/bin/python -m pytest -s tests/reliability/test_soak.py
 
-bench: venv  ## the benchmark: each image against the servers users would pick instead (about 20 minutes)
+bench: venv  ## the benchmark: each image against the servers users would pick instead, paired rounds on two Pythons (about an hour)
 	$(VENV)/bin/python bench/bench.py
 
 bench-smoke: venv  ## a few seconds per case, so the harness cannot rot (CI runs it)

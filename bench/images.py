@@ -1,7 +1,7 @@
 """Building what the benchmark needs.
 
-- The images under test, through the project's own build (`tools/build.py`), so a run never measures a
-  stale image (an unchanged tree is all cache).
+- The images under test, for each Python of the run, through the project's own build (`tools/build.py`), so
+  a run never measures a stale image (an unchanged tree is all cache).
 - A bench image `FROM` each (bench/docker/bench.Dockerfile): the image plus uWSGI and Granian and the
   bench app, so every server compared runs in the same image.
 - A minimal hand-written image with the same packages (bench/docker/minimal*.Dockerfile) for the size
@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 
 import docker
-
-from plan import PYTHON
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -40,21 +38,23 @@ class BuildFailed(Exception):
     """A build did not finish; the message holds its last output lines."""
 
 
-def family_ref(image: str) -> str:
-    return project.image_ref(image, PYTHON)
+def family_ref(image: str, python: str) -> str:
+    return project.image_ref(image, python)
 
 
-def bench_ref(image: str) -> str:
-    return f"bench/{image}:py{PYTHON}"
+def bench_ref(image: str, python: str) -> str:
+    return f"bench/{image}:py{python}"
 
 
-def minimal_ref(image: str) -> str:
-    return f"bench/{image}-minimal:py{PYTHON}"
+def minimal_ref(image: str, python: str) -> str:
+    return f"bench/{image}-minimal:py{python}"
 
 
-def build_family(images: list[str]) -> None:
+def build_family(images: list[str], pythons: list[str]) -> None:
     """Build (or confirm from cache) the images under test and their parents with the project's build."""
-    command = [sys.executable, str(TOOLS / "build.py"), *images, "--python", PYTHON]
+    command = [sys.executable, str(TOOLS / "build.py"), *images]
+    for python in pythons:
+        command += ["--python", python]
     print(f"$ {' '.join(command[1:])}", flush=True)
     try:
         result = subprocess.run(command, cwd=ROOT, timeout=FAMILY_BUILD_TIMEOUT_S)
@@ -64,8 +64,9 @@ def build_family(images: list[str]) -> None:
         raise BuildFailed(f"tools/build.py {' '.join(images)} exited {result.returncode}")
 
 
-def require_family(client: docker.DockerClient, images: list[str]) -> None:
-    missing = [family_ref(image) for image in images if not _exists(client, family_ref(image))]
+def require_family(client: docker.DockerClient, images: list[str], pythons: list[str]) -> None:
+    missing = [family_ref(image, python) for python in pythons for image in images
+               if not _exists(client, family_ref(image, python))]
     if missing:
         raise BuildFailed(f"not built: {', '.join(missing)} (make build-all, or run without --no-build)")
 
@@ -112,42 +113,42 @@ def _build(client: docker.DockerClient, context: Path, tag: str, buildargs: dict
     print(f"[build {tag}] done in {time.monotonic() - started:.0f}s", flush=True)
 
 
-def python_images() -> python_base.PythonBase:
+def python_images(python: str) -> python_base.PythonBase:
     """The slim (final stages) and full (compiling) Python images the family is built on."""
-    return python_base.ensure(PYTHON)
+    return python_base.ensure(python)
 
 
-def build_bench_image(client: docker.DockerClient, image: str, pythons: python_base.PythonBase) -> str:
+def build_bench_image(client: docker.DockerClient, image: str, python: str, bases: python_base.PythonBase) -> str:
     """The image under test plus the pinned uWSGI and Granian and the bench app."""
-    user = client.images.get(family_ref(image)).attrs["Config"].get("User") or "root"
-    context = _context(f"{image}-bench", DOCKERFILES / "bench.Dockerfile", {
+    user = client.images.get(family_ref(image, python)).attrs["Config"].get("User") or "root"
+    context = _context(f"{image}-py{python}-bench", DOCKERFILES / "bench.Dockerfile", {
         "requirements.txt": PINS,
         "app": BENCH / "apps" / image,
     })
-    _build(client, context, bench_ref(image), {
-        "IMAGE": family_ref(image), "PYTHON_BUILD_IMAGE": pythons.full, "IMAGE_USER": user,
+    _build(client, context, bench_ref(image, python), {
+        "IMAGE": family_ref(image, python), "PYTHON_BUILD_IMAGE": bases.full, "IMAGE_USER": user,
     })
-    return bench_ref(image)
+    return bench_ref(image, python)
 
 
-def _locked_requirements(image: str) -> str:
+def _locked_requirements(image: str, python: str) -> str:
     """The image's exact pins together with its parents', as one requirements file."""
-    texts = [(ROOT / part / "locks" / f"py{PYTHON}.txt").read_text() for part in project.lineage(image)]
+    texts = [(ROOT / part / "locks" / f"py{python}.txt").read_text() for part in project.lineage(image)]
     return "\n".join(texts)
 
 
-def build_minimal_image(client: docker.DockerClient, image: str, pythons: python_base.PythonBase) -> str:
+def build_minimal_image(client: docker.DockerClient, image: str, python: str, bases: python_base.PythonBase) -> str:
     """The same packages on the same slim Python, the shortest obvious way, for the size comparison."""
-    files: dict[str, Path | str] = {"requirements.txt": _locked_requirements(image)}
-    dockerfile, buildargs = DOCKERFILES / "minimal.Dockerfile", {"PYTHON_IMAGE": pythons.slim}
+    files: dict[str, Path | str] = {"requirements.txt": _locked_requirements(image, python)}
+    dockerfile, buildargs = DOCKERFILES / "minimal.Dockerfile", {"PYTHON_IMAGE": bases.slim}
     meinheld = ROOT / image / "meinheld"
     if meinheld.is_dir():  # flask: the same patched Meinheld, compiled the same way
         files["meinheld"] = meinheld
         dockerfile = DOCKERFILES / "minimal-flask.Dockerfile"
-        buildargs["PYTHON_BUILD_IMAGE"] = pythons.full
-    context = _context(f"{image}-minimal", dockerfile, files)
-    _build(client, context, minimal_ref(image), buildargs)
-    return minimal_ref(image)
+        buildargs["PYTHON_BUILD_IMAGE"] = bases.full
+    context = _context(f"{image}-py{python}-minimal", dockerfile, files)
+    _build(client, context, minimal_ref(image, python), buildargs)
+    return minimal_ref(image, python)
 
 
 def image_size(client: docker.DockerClient, ref: str) -> int:

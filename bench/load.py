@@ -38,8 +38,11 @@ class Load:
     latency_p99_ms: float
     socket_errors: int  # connect + read + write + timeouts
     status_errors: int  # responses with a status of 400 or more
+    # CPU used by anything but the server, wrk and the port proxy during the run, in cores (bench/host.py);
+    # None when it could not be read
+    outside_cpu_cores: float | None = None
 
-    def to_json(self) -> dict[str, float | int]:
+    def to_json(self) -> dict[str, float | int | None]:
         return asdict(self)
 
 

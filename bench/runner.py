@@ -1,17 +1,20 @@
-"""One server in a fresh container: from `docker run` to its first 200 (cold start), its idle memory,
-then wrk runs. The container is published on 127.0.0.1 only and always removed."""
+"""One server in a fresh container: from `docker run` to its first 200 (cold start), its idle memory (PSS),
+then wrk runs, each with the CPU used outside the benchmark meanwhile. The container is published on
+127.0.0.1 only and always removed."""
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import socket
 import time
 
 import docker
 
+import host
 from load import LOOPBACK, Address, LoadError, run_wrk
 from plan import CONTAINER_PORT, ENDPOINTS, HELLO, Endpoint, Server, Settings, cell_key
-from results import CaseRun
+from results import DOCKER_STATS, PSS, CaseRun, is_dropped
 
 POLL_INTERVAL_S = 0.01
 STATUS_CHECK_INTERVAL_S = 0.5  # how often to ask Docker whether the container died while we poll
@@ -38,6 +41,12 @@ def memory_in_use(stats: dict) -> int | None:
     details = memory.get("stats") or {}
     inactive = details.get("total_inactive_file", details.get("inactive_file", 0))
     return int(usage - inactive if inactive < usage else usage)
+
+
+def pids_from_top(top: dict) -> list[int]:
+    """The host's process ids from what `docker top <container> -eo pid` answers."""
+    column = [title.strip().upper() for title in top.get("Titles") or []].index("PID")
+    return [int(row[column]) for row in top.get("Processes") or []]
 
 
 def fetch(port: int, path: str, timeout_s: float = 1.0) -> tuple[int, str]:
@@ -94,13 +103,15 @@ class ServerRun:
     of the round go on, and the run's exit status reports it.
     """
 
-    def __init__(self, client: docker.DockerClient, image_ref: str, image: str, server: Server, settings: Settings,
-                 round_no: int, run_id: str, in_netns: bool) -> None:
+    def __init__(self, client: docker.DockerClient, image_ref: str, image: str, python: str, server: Server,
+                 settings: Settings, round_no: int, run_id: str, in_netns: bool) -> None:
         self.client, self.image_ref, self.server, self.settings = client, image_ref, server, settings
         self.in_netns, self.run_id = in_netns, run_id
-        self.case = CaseRun(image, server.key, round_no)
-        self.name = f"bench-{run_id}-{image}-{server.key}-r{round_no}"
+        self.case = CaseRun(image, server.key, round_no, python)
+        self.name = f"bench-{run_id}-{image}-py{python}-{server.key}-r{round_no}"
         self.address: Address | None = None  # where wrk goes, once the server answers
+        self.container_id = ""  # the full id: the name of its cgroup
+        self.proxies: list[int] = []  # Docker's port proxy processes between wrk and the server, if any
 
     def __enter__(self) -> ServerRun:
         port = free_port()
@@ -110,13 +121,20 @@ class ServerRun:
                 self.image_ref, list(self.server.command) if self.server.command else None, name=self.name,
                 detach=True, environment=self.server.env, ports={f"{CONTAINER_PORT}/tcp": (LOOPBACK, port)},
                 labels={"bench.run": self.run_id},
+                # The images' HEALTHCHECK starts a Python process every 10 s in every container; the idle
+                # containers of a round would land it in other servers' wrk runs as CPU used outside.
+                healthcheck={"test": ["NONE"]},
             )
+            self.container_id = container.id
             self.case.cold_start_s = wait_for_first_200(container, port, started, self.settings.start_timeout_s)
             check_endpoints(port)
             time.sleep(self.settings.settle_s)
-            self.case.memory_bytes = memory_in_use(container.stats(stream=False, one_shot=True))
+            self._read_memory(container)
             container.reload()  # the attributes `run` returned predate the start: no process id yet
-            self.address = Address(CONTAINER_PORT, container.attrs["State"]["Pid"]) if self.in_netns else Address(port)
+            if self.in_netns:
+                self.address = Address(CONTAINER_PORT, container.attrs["State"]["Pid"])
+            else:
+                self.address, self.proxies = Address(port), host.proxy_pids(port)
             run_wrk(self.address, HELLO.path, max(self.settings.concurrencies), self.settings.warmup_s,
                     self.settings.wrk_threads)
         except (ServerFailed, LoadError, OSError, http.client.HTTPException, docker.errors.DockerException) as error:
@@ -126,15 +144,39 @@ class ServerRun:
             raise
         return self
 
+    def _read_memory(self, container: docker.models.containers.Container) -> None:
+        """Idle memory: the PSS of every process in the container (what each really costs, shared pages
+        split among their sharers); the `docker stats` figure when the processes cannot be read (not root)."""
+        processes = None
+        try:
+            processes = host.process_memory(pids_from_top(container.top(ps_args="-eo pid")))
+        except (docker.errors.DockerException, ValueError):
+            pass
+        if processes:
+            self.case.processes = processes
+            self.case.memory_bytes = sum(process.pss_bytes for process in processes)
+            self.case.memory_source = PSS
+        else:
+            self.case.memory_bytes = memory_in_use(container.stats(stream=False, one_shot=True))
+            self.case.memory_source = DOCKER_STATS
+
     def measure(self, endpoint: Endpoint, concurrency: int) -> None:
-        """One wrk run, recorded under its cell; skipped once the server has failed."""
+        """One wrk run, recorded under its cell with the CPU used outside it meanwhile, and marked dropped
+        when that is above the limit; skipped once the server has failed."""
         if self.address is None or self.case.failure:
             return
+        cell = cell_key(endpoint.name, concurrency)
         try:
-            self.case.loads[cell_key(endpoint.name, concurrency)] = run_wrk(
-                self.address, endpoint.path, concurrency, self.settings.duration_s, self.settings.wrk_threads)
-        except LoadError as error:
+            before = host.snapshot(self.container_id, self.proxies)
+            load = run_wrk(self.address, endpoint.path, concurrency, self.settings.duration_s,
+                           self.settings.wrk_threads)
+            outside = host.outside_cores(before, host.snapshot(self.container_id, self.proxies))
+        except (LoadError, OSError) as error:
             self._fail(error)
+            return
+        self.case.loads[cell] = dataclasses.replace(load, outside_cpu_cores=outside)
+        if is_dropped(outside, self.settings.outside_cpu_limit):
+            self.case.dropped.append(cell)
 
     def _fail(self, error: Exception) -> None:
         try:

@@ -13,6 +13,13 @@ ENV PIP_CONFIG_FILE=/tmp/pip-net/pip.conf \
     UWSGI_PROFILE_OVERRIDE="ssl=false;xml=false;pcre=false;json=false;yaml=false"
 COPY pip/ /tmp/pip-net/
 COPY requirements.txt /tmp/requirements.txt
+# uWSGI links -lcrypt whatever it embeds (its basic-auth router, compiled empty here as routing is off with
+# pcre). From Debian 13 on, libc6-dev no longer brings libcrypt-dev along, so a build image made from Debian's
+# packages may have only the run-time libcrypt.so.1: give the linker the name it looks for. The last stage's
+# `uwsgi --version` shows the slim image has the run-time library.
+RUN if ! echo 'int main(void) { return 0; }' | gcc -x c - -lcrypt -o /dev/null 2>/dev/null; then \
+        runtime="$(gcc -print-file-name=libcrypt.so.1)" && ln -s "$runtime" "$(dirname "$runtime")/libcrypt.so"; \
+    fi
 RUN python3 -m venv /tmp/venv \
  && grep -i '^uwsgi==' /tmp/requirements.txt > /tmp/uwsgi.txt \
  && /tmp/venv/bin/pip wheel --use-pep517 --no-deps --wheel-dir /wheels -r /tmp/uwsgi.txt \
