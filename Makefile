@@ -62,8 +62,8 @@ soak: venv  ## each image's default at 256 connections for SOAK_SECONDS: no erro
 bench: venv  ## the benchmark: each image against the servers users would pick instead, paired rounds on two Pythons (about an hour)
 	$(VENV)/bin/python bench/bench.py
 
-bench-smoke: venv  ## a few seconds per case, so the harness cannot rot (CI runs it)
-	$(VENV)/bin/python bench/bench.py --smoke
+bench-smoke: venv  ## a few seconds per case, so the harness cannot rot (CI runs it; BENCH_IMAGES="starlette" for fewer)
+	$(VENV)/bin/python bench/bench.py --smoke $(if $(BENCH_IMAGES),--images $(BENCH_IMAGES))
 
 clean:  ## remove this family's images (every tag) and the build scratch folder
 	docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^$(ORG)/($(subst $() ,|,$(IMAGES))):' | xargs -r docker rmi
