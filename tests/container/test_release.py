@@ -15,7 +15,6 @@ family under emulation would take CI past its hour; the others are checked this 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import textwrap
@@ -27,13 +26,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from docker_support import ROOT, free_port, project
+from docker_support import RELEASE_IMAGES, ROOT, free_port, project
 
 import host_tools  # tools/, on sys.path through docker_support
-import release
 
 PY = project.DEFAULT_PYTHON
-IMAGES = release.with_parents(os.environ.get("RELEASE_TEST_IMAGES", "").split() or project.IMAGES)
+IMAGES = RELEASE_IMAGES
 PLATFORMS = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}  # platform -> platform.machine() there
 TAGS = [f"py{PY}", "latest"]  # and the date tag, per image
 PUSH_TIMEOUT = 3600  # a cold arm64 build under emulation included
