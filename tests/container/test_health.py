@@ -133,7 +133,7 @@ for pid in os.listdir("/proc"):
         rollup = open(f"/proc/{pid}/smaps_rollup").read()
     except OSError:
         continue
-    if b"-m\0gunicorn_image.serve" in command:
+    if b"-m\0gunicorn_image.s" in command:  # .start (the master, in the start layer's process) or .serve (exec'd)
         found[pid] = int(next(l for l in rollup.splitlines() if l.startswith("Pss:")).split()[1])
 print(json.dumps(found))
 """
