@@ -339,9 +339,8 @@ def test_kubernetes_example_container_settings_work_with_the_image(docker, yaml_
     deployment = next(d for d in documents if d["kind"] == "Deployment")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    image = container["image"]
-    image_name, _, tag = image.partition(":")
-    require_image(image_name.split("/", 1)[1], tag.removeprefix("py"))
+    image_name, _, tag = container["image"].partition(":")
+    image = require_image(image_name.split("/", 1)[1], tag.removeprefix("py"))  # ORG's build of the example's image
     security = container["securityContext"]
     assert pod["securityContext"]["runAsNonRoot"] and pod["securityContext"]["runAsUser"] != 0
     assert security["readOnlyRootFilesystem"] and security["allowPrivilegeEscalation"] is False
