@@ -7,10 +7,12 @@ imports, as tests/hostile's helpers are).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from docker_support import Running
@@ -71,19 +73,21 @@ class Prober:
     ok: int = 0
     failures: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _probing: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            try:
-                status, _ = get(self.port, timeout=10.0)
-                if status == 200:
-                    self.ok += 1
-                else:
-                    self.failures.append(f"status {status}")
-            except (OSError, http.client.HTTPException) as error:
-                self.failures.append(f"{type(error).__name__}: {error}")
+            with self._probing:
+                try:
+                    status, _ = get(self.port, timeout=10.0)
+                    if status == 200:
+                        self.ok += 1
+                    else:
+                        self.failures.append(f"status {status}")
+                except (OSError, http.client.HTTPException) as error:
+                    self.failures.append(f"{type(error).__name__}: {error}")
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def __enter__(self) -> Prober:
@@ -95,6 +99,13 @@ class Prober:
         self._stop.set()
         if self._thread:
             self._thread.join(15)
+
+    @contextlib.contextmanager
+    def between_probes(self) -> Iterator[None]:
+        """No probe is in flight inside this block: a worker the test kills by hand holds none (SIGKILL drops
+        what it holds, which is not what a test of its replacement asks about)."""
+        with self._probing:
+            yield
 
     def summary(self) -> str:
         return f"{self.ok} probes answered 200, {len(self.failures)} failed: {self.failures[:5]}"

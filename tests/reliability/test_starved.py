@@ -103,7 +103,8 @@ def test_full_tmp_keeps_serving_and_never_truncates_a_body(image: str, env: dict
                 f"a 1 MiB body with /tmp full: {status} {body[:200]!r} (df: {df.strip()})\n{server.tail()}")
             # A worker that dies now is replaced with /tmp still full.
             victim = min(before)
-            kill_worker(server, victim)
+            with prober.between_probes():
+                kill_worker(server, victim)
             wait_workers(server, 2, {victim})
             time.sleep(1.0)
         assert not prober.failures, f"requests failed with /tmp full: {prober.summary()}\n{server.tail()}"
