@@ -2,8 +2,8 @@
 with versions, plus the Python interpreter itself.
 
 Run at build time in each image's builder stage, whose /opt/venv (plus, in a child image, the packages its
-parent lacked, installed under /opt/overlay) and Debian packages are exactly what its final stage gets (the
-final stage copies the virtualenv or the overlay and this file, and installs nothing):
+parent lacked, installed under /opt/overlay/venv) and Debian packages are exactly what its final stage gets
+(the final stage copies the virtualenv or the overlay and this file, and installs nothing):
 
     /opt/venv/bin/python sbom.py OUTPUT TITLE VERSION
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 VENV = Path("/opt/venv")
-OVERLAY = Path("/opt/overlay")  # a child's new packages, copied onto the parent's /opt/venv in its final stage
+OVERLAY = Path("/opt/overlay/venv")  # a child's new packages, laid over the parent's /opt/venv in its final stage
 DPKG_FORMAT = r"${db:Status-Abbrev}\t${Package}\t${Version}\t${Architecture}\n"
 
 

@@ -40,7 +40,7 @@ def test_image_is_clean_and_labelled(image: str, python: str, docker) -> None:
     assert "PIP_CONFIG_FILE" not in env and "PIP_CERT" not in env, f"build settings left in {ref}: {env}"
     for expected in ("PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1", "PATH=/opt/venv/bin:"):
         assert expected in env, f"{ref} lacks {expected}: {env}"
-    probe = ("test ! -e /tmp/pip-net && test ! -e /tmp/locks && test ! -e /root/.cache/pip"
+    probe = ("test ! -e /tmp/pip-net && test ! -e /tmp/build && test ! -e /opt/overlay && test ! -e /root/.cache/pip"
              " && ! command -v gcc && ! command -v cc && echo clean")
     output = docker.containers.run(ref, ["sh", "-c", probe], remove=True).decode()
     assert output.strip() == "clean", f"{ref} carries build leftovers or a compiler: {output}"
