@@ -30,7 +30,7 @@ import project  # noqa: E402
 APPS = Path(__file__).resolve().parent / "apps"
 TEST_PYTHON = os.environ.get("TEST_PYTHON") or project.DEFAULT_PYTHON
 # The images the publishing tests push and check on both platforms (README "Publishing"): RELEASE_TEST_IMAGES
-# names some (space-separated; their parents go too), CI names fastapi; default: every image.
+# names some (space-separated; their parents go too); default, and in CI: every image.
 _RELEASE_NAMED = os.environ.get("RELEASE_TEST_IMAGES", "").split() or project.IMAGES
 RELEASE_IMAGES = [image for image in project.IMAGES
                   if any(image in project.lineage(named) for named in _RELEASE_NAMED)]

@@ -5,11 +5,11 @@ from its own architecture; a user's `FROM <registry>/…/fastapi:pyX.Y` builds a
 a date tag is never moved to other content unless forced.
 
 `make push` builds first (all cache after `make build-all PLATFORMS=linux/amd64,linux/arm64 PY=X.Y`); run
-cold, this module builds the arm64 images under emulation (about half an hour on 2 cores).
+cold, this module builds the arm64 images under emulation (about 8 minutes on 2 cores). .ci/run builds the
+whole family for arm64 on the default Python first.
 
 RELEASE_TEST_IMAGES (space-separated; default: every image) narrows the family pushed to those images and
-their parents: CI sets `fastapi` (base, uvicorn, fastapi), which .ci/run builds for arm64, because the whole
-family under emulation would take CI past its hour; the others are checked this way by hand.
+their parents, e.g. `fastapi` (base, uvicorn, fastapi) while working on one image.
 """
 
 from __future__ import annotations
