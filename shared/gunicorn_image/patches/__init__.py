@@ -40,6 +40,8 @@ PATCHES: tuple[Patch, ...] = (
           needs=("uvicorn",)),
     Patch("uvicorn_drain", {"uvicorn": "0.54.", "uvicorn-worker": "0.4."},
           "a stopping Uvicorn worker closes connections that have not sent their request yet", needs=("uvicorn",)),
+    Patch("uvicorn_accept", {"uvicorn": "0.54.", "uvloop": "0.23."},
+          "Uvicorn workers on uvloop leave new connections queued behind kept-alive ones", needs=("uvicorn", "uvloop")),
 )
 
 
