@@ -86,10 +86,16 @@ def test_every_guarantee_holds_with_every_config_style(image: str, style: str) -
         answer = server.wait_http("/")
         assert answer.status_code == 200, explain(server, f"GET / answered {answer.status_code}")
 
-        status, output = server.exec(["python", "-c", WORKERS_AND_SOCKETS])
-        assert status == 0, explain(server, output)
-        seen = json.loads(output)
-        workers = seen["workers"]
+        # The first answer can come before the second worker has booted: poll for it.
+        deadline = time.monotonic() + 15
+        while True:
+            status, output = server.exec(["python", "-c", WORKERS_AND_SOCKETS])
+            assert status == 0, explain(server, output)
+            seen = json.loads(output)
+            workers = seen["workers"]
+            if len(workers) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert len(workers) == 2, explain(server, f"expected 2 workers, found {seen['workers']}")
         assert all(w["uid"] != 0 for w in workers), explain(server, f"workers run as root: {workers}")
         assert not [s for s in seen["sockets"] if "gunicorn" in s], explain(server, f"control socket: {seen['sockets']}")

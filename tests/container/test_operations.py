@@ -167,6 +167,13 @@ def worker_pids(server) -> set[int]:
     return {p["pid"] for p in gunicorn_workers(processes(server))}
 
 
+def booted_workers(server, count: int = 2) -> set[int]:
+    """The worker pids once `count` run (the first answer can come before the last worker has booted)."""
+    pids = poll(workers_when(server, lambda pids: len(pids) == count), timeout=15, interval=0.1)
+    assert pids, f"expected {count} workers within 15 s, got {worker_pids(server)}\n{server.tail()}"
+    return pids  # type: ignore[return-value]
+
+
 def workers_when(server, condition: Callable[[set[int]], bool]) -> Callable[[], set[int] | None]:
     """For poll(): the worker pids once they satisfy `condition`, else None."""
 
@@ -318,6 +325,7 @@ def test_workers_do_not_run_as_root_and_port_80_still_works(flavour: str) -> Non
     env = FLAVOURS[flavour][2]
     with run_container(app_image(flavour), env=env, port=80) as server:  # as `docker run -p 80:80`
         answer = server.wait_http("/").json()
+        booted_workers(server)
         listing = processes(server)
         workers = gunicorn_workers(listing)
         master = next(p for p in listing["processes"] if p["pid"] == 1)
@@ -335,6 +343,7 @@ def test_heartbeat_is_on_tmpfs_and_there_is_no_control_socket(flavour: str) -> N
     # SYS_PTRACE only lets the test read the workers' open files (they switched user, so are not dumpable).
     with run_container(app_image(flavour), env=FLAVOURS[flavour][2], cap_add=["SYS_PTRACE"]) as server:
         server.wait_http("/")
+        booted_workers(server)
         listing = processes(server)
         for worker in gunicorn_workers(listing):
             heartbeats = [f for f in worker["files"] if "gunicorn" in f.lower() and f.startswith("/")]
@@ -376,7 +385,7 @@ def test_read_only_root_with_tmpfs_tmp_serves_and_is_healthy(flavour: str) -> No
         assert response.status_code == 200, f"expected 200, got {response.status_code}\n{server.tail()}"
         code, output = server.exec(["python", "-m", "gunicorn_image.healthcheck"])
         assert code == 0, f"expected the healthcheck to pass on a read-only root, got {code}: {output}\n{server.tail()}"
-        assert len(worker_pids(server)) == 2, server.tail()
+        booted_workers(server)
 
 
 @pytest.mark.parametrize("flavour", WSGI_AND_ASGI)
@@ -460,7 +469,7 @@ def test_docker_stop_lets_in_flight_requests_finish_and_exits_0(flavour: str, do
 def test_sighup_replaces_workers_without_failing_a_request(flavour: str) -> None:
     with run_container(app_image(flavour), env=FLAVOURS[flavour][2]) as server:
         server.wait_http("/")
-        old = worker_pids(server)
+        old = booted_workers(server)
         load = Load(server.url + "/", concurrency=2, max_seconds=60, max_requests=20000).start()
         try:
             assert poll(lambda: load.successes() >= 20, timeout=15), (
@@ -524,7 +533,7 @@ def test_killed_worker_is_replaced_while_the_other_keeps_serving(flavour: str) -
     concurrency = 2
     with run_container(app_image(flavour), env=FLAVOURS[flavour][2]) as server:
         server.wait_http("/")
-        before = worker_pids(server)
+        before = booted_workers(server)
         victim, survivor = sorted(before)
         load = Load(server.url + "/", concurrency=concurrency, max_seconds=60, max_requests=20000).start()
         try:
