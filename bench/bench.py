@@ -192,9 +192,11 @@ def run_rounds(client: docker.DockerClient, plans: list[ImagePlan], bench_refs: 
 
 def estimate_minutes(plans: list[ImagePlan], settings: Settings) -> float:
     """Minutes the rounds take (the builds come on top)."""
-    servers = sum(len(plan.servers) for plan in plans)
-    per_case = settings.warmup_s + settings.settle_s + CASE_OVERHEAD_S + settings.duration_s * len(cells(settings))
-    return len(settings.pythons) * servers * settings.rounds * per_case / 60
+    servers = [server for plan in plans for server in plan.servers]
+    start_only = settings.settle_s + CASE_OVERHEAD_S
+    loads = settings.warmup_s + settings.duration_s * len(cells(settings))
+    per_round = sum(start_only + (loads if server.throughput else 0) for server in servers)
+    return len(settings.pythons) * settings.rounds * per_round / 60
 
 
 def write_results(output: Path, name: str, markdown: str, info: RunInfo, settings: Settings,

@@ -61,6 +61,8 @@ class Server:
     label: str  # what the table shows
     command: tuple[str, ...] | None  # None: the image's own CMD (/start.sh)
     env: dict[str, str] = field(default_factory=dict)
+    ours: bool = False  # one of our image's own configurations: measured, never a competitor
+    throughput: bool = True  # False: cold start and idle memory only (no wrk runs)
 
     @property
     def shown_command(self) -> str:
@@ -73,12 +75,26 @@ class Server:
 class ImagePlan:
     image: str  # "flask"
     framework: str  # "Flask"
-    servers: tuple[Server, ...]  # the image's default first
+    servers: tuple[Server, ...]  # the image's default first, then its other configurations, then the others
     bare: str  # key of the server our default wraps: the report shows the paired ratios to it, what our layer costs
 
     @property
     def default(self) -> Server:
         return self.servers[0]
+
+    @property
+    def variants(self) -> tuple[Server, ...]:
+        """Our image's configurations other than the default (PRELOAD=1), each judged against the others."""
+        return tuple(server for server in self.servers[1:] if server.ours)
+
+    def setting_of(self, variant: Server) -> str:
+        """What a variant sets on top of our default: `PRELOAD=1`."""
+        return " ".join(f"{name}={value}" for name, value in variant.env.items() if self.default.env.get(name) != value)
+
+    @property
+    def others(self) -> tuple[Server, ...]:
+        """The servers a user could pick instead: the competitors of our default and variants."""
+        return tuple(server for server in self.servers if not server.ours)
 
     def server(self, key: str) -> Server:
         return next(server for server in self.servers if server.key == key)
@@ -92,7 +108,17 @@ def _default(image: str) -> Server:
     # The image exactly as users run it: its CMD, with the worker count fixed and the access log off
     # (every other server here runs without one too).
     return Server("default", f"{ORG}/{image} default (/start.sh)", None,
-                  {"WEB_CONCURRENCY": str(WORKERS), "ACCESS_LOG": ""})
+                  {"WEB_CONCURRENCY": str(WORKERS), "ACCESS_LOG": ""}, ours=True)
+
+
+PRELOAD_KEY = "preload"
+
+
+def _preload(image: str) -> Server:
+    # The opt-in that shares the app's memory between the workers (README "PRELOAD"): the same start,
+    # measured for cold start and idle memory only, since it serves requests exactly as the default does.
+    return Server(PRELOAD_KEY, f"{ORG}/{image} PRELOAD=1", None,
+                  {"WEB_CONCURRENCY": str(WORKERS), "ACCESS_LOG": "", "PRELOAD": "1"}, ours=True, throughput=False)
 
 
 def _gunicorn(key: str, label: str, worker_class: str) -> Server:
@@ -132,9 +158,10 @@ ASGI_SERVERS = (
 )
 
 PLANS = (
-    ImagePlan("flask", "Flask", (_default("flask"), *WSGI_SERVERS), bare="gunicorn-meinheld"),
-    ImagePlan("fastapi", "FastAPI", (_default("fastapi"), *ASGI_SERVERS), bare="uvicorn"),
-    ImagePlan("starlette", "Starlette", (_default("starlette"), *ASGI_SERVERS), bare="uvicorn"),
+    ImagePlan("flask", "Flask", (_default("flask"), _preload("flask"), *WSGI_SERVERS), bare="gunicorn-meinheld"),
+    ImagePlan("fastapi", "FastAPI", (_default("fastapi"), _preload("fastapi"), *ASGI_SERVERS), bare="uvicorn"),
+    ImagePlan("starlette", "Starlette", (_default("starlette"), _preload("starlette"), *ASGI_SERVERS),
+              bare="uvicorn"),
 )
 SIZE_ONLY = ("base",)  # compared for image size only: it has no framework app to load
 

@@ -93,8 +93,10 @@ def _cell(value: float | None, ratio: float | None, format_value: Callable[[floa
     return f"{format_value(value)} ({format_ratio(ratio)})"
 
 
-def _why_missing(runs: Sequence[CaseRun], image: str, server: str, metric: str) -> str:
-    mine = [run for run in runs if run.image == image and run.server == server]
+def _why_missing(runs: Sequence[CaseRun], plan: ImagePlan, server: str, metric: str) -> str:
+    if metric not in (COLD_START, MEMORY) and not plan.server(server).throughput:
+        return "–"  # not measured: it serves requests exactly as our default does
+    mine = [run for run in runs if run.image == plan.image and run.server == server]
     return "dropped" if any(metric in run.dropped for run in mine) else "failed"
 
 
@@ -110,7 +112,7 @@ def image_table(runs: Sequence[CaseRun], plan: ImagePlan, cells: Sequence[str]) 
         ratios = ratios_to_best(medians, higher_is_better=column not in formats)
         for key, value in medians.items():
             shown = _cell(value, ratios[key], formats.get(column, format_rps),
-                          _why_missing(runs, plan.image, key, column))
+                          _why_missing(runs, plan, key, column))
             if column == MEMORY and any(run.memory_source != PSS for run in runs
                                         if run.image == plan.image and run.server == key and run.memory_bytes):
                 shown += " " + FALLBACK_MARK
@@ -210,7 +212,8 @@ def method(info: RunInfo, settings: Settings, runs: Sequence[CaseRun]) -> list[s
         "",
         f"Targets: our default's throughput ≥ {THROUGHPUT_AT_LEAST:.2f}×, cold start ≤ {COLD_START_AT_MOST:.2f}× "
         f"and idle memory ≤ {MEMORY_AT_MOST:.2f}× the other server that beats it most in the same run (the one "
-        "against which the median of its pair ratios is worst, named in the table); image size ≤ "
+        "against which the median of its pair ratios is worst, named in the table; our PRELOAD=1 row, measured "
+        "for cold start and memory only, is judged on memory the same way and is nobody's competitor); image size ≤ "
         f"{SIZE_AT_MOST:.2f}× a minimal Dockerfile's. A pair is the two servers' values in the same round; a "
         "round where either run failed or was dropped gives none. Each target shows the median of the pair "
         "ratios, their interquartile range (q25–q75) and the number of pairs n; it is a **pass** when the whole "
@@ -276,10 +279,11 @@ def render_chart(path: Path, plans: Sequence[ImagePlan], pythons: Sequence[str],
     height = 0.8 / max(len(cells), 1)
     for axis, (python, plan) in zip(axes[:, 0], panels):
         python_runs = [run for run in runs if run.python == python]
-        labels = [server.label for server in plan.servers]
+        measured = [server for server in plan.servers if server.throughput]
+        labels = [server.label for server in measured]
         for index, cell in enumerate(cells):
             medians, lows, highs = [], [], []
-            for server in plan.servers:
+            for server in measured:
                 values = values_of(python_runs, plan.image, server.key, cell)
                 middle = median_of(python_runs, plan.image, server.key, cell) or 0.0
                 medians.append(middle)

@@ -189,16 +189,14 @@ class Target:
                 "met": self.met, "too_few_pairs": self.too_few_pairs}
 
 
-def against_best_other(runs: Sequence[CaseRun], plan: ImagePlan, metric: str, at_least: bool
+def against_best_other(runs: Sequence[CaseRun], plan: ImagePlan, metric: str, at_least: bool, ours: str = ""
                        ) -> tuple[str | None, list[float]]:
-    """Our default against the other server that beats it most: the competitor against which our median
-    pair ratio is lowest (higher is better) or highest (lower is better). Returns its label and the pair
-    ratios, or (None, []) when no other server gave a pair."""
+    """Our default (or the variant keyed `ours`) against the other server that beats it most: the competitor
+    against which our median pair ratio is lowest (higher is better) or highest (lower is better). Returns
+    its label and the pair ratios, or (None, []) when no other server gave a pair."""
     worst: tuple[float, str, list[float]] | None = None
-    for server in plan.servers:
-        if server is plan.default:
-            continue
-        ratios = pair_ratios(runs, plan.image, plan.default.key, server.key, metric)
+    for server in plan.others:
+        ratios = pair_ratios(runs, plan.image, ours or plan.default.key, server.key, metric)
         if not ratios:
             continue
         score = median(ratios) if at_least else -median(ratios)  # lower score: worse for us
@@ -208,18 +206,22 @@ def against_best_other(runs: Sequence[CaseRun], plan: ImagePlan, metric: str, at
 
 
 def _target(runs: Sequence[CaseRun], plan: ImagePlan, what: str, metric: str, limit: float, at_least: bool,
-            min_pairs: int, python: str) -> Target:
-    versus, ratios = against_best_other(runs, plan, metric, at_least)
+            min_pairs: int, python: str, ours: str = "") -> Target:
+    versus, ratios = against_best_other(runs, plan, metric, at_least, ours)
     return Target(plan.image, what, versus, tuple(ratios), limit, at_least, min_pairs, python)
 
 
 def image_targets(runs: Sequence[CaseRun], plan: ImagePlan, cells: Sequence[str], min_pairs: int = 1,
                   python: str = "") -> list[Target]:
-    """Throughput on every cell, cold start and idle memory, each against the best other server."""
+    """Throughput on every cell, cold start and idle memory, each against the best other server; then the
+    idle memory of each of our variants (PRELOAD=1), which exist to lower it."""
     targets = [_target(runs, plan, f"throughput {cell}", cell, THROUGHPUT_AT_LEAST, True, min_pairs, python)
                for cell in cells]
     targets.append(_target(runs, plan, COLD_START, COLD_START, COLD_START_AT_MOST, False, min_pairs, python))
     targets.append(_target(runs, plan, "idle memory (PSS)", MEMORY, MEMORY_AT_MOST, False, min_pairs, python))
+    for variant in plan.variants:
+        targets.append(_target(runs, plan, f"idle memory (PSS), {plan.setting_of(variant)}", MEMORY,
+                               MEMORY_AT_MOST, False, min_pairs, python, ours=variant.key))
     return targets
 
 

@@ -135,8 +135,9 @@ class ServerRun:
                 self.address = Address(CONTAINER_PORT, container.attrs["State"]["Pid"])
             else:
                 self.address, self.proxies = Address(port), host.proxy_pids(port)
-            run_wrk(self.address, HELLO.path, max(self.settings.concurrencies), self.settings.warmup_s,
-                    self.settings.wrk_threads)
+            if self.server.throughput:
+                run_wrk(self.address, HELLO.path, max(self.settings.concurrencies), self.settings.warmup_s,
+                        self.settings.wrk_threads)
         except (ServerFailed, LoadError, OSError, http.client.HTTPException, docker.errors.DockerException) as error:
             self._fail(error)
         except BaseException:  # interrupted before `with` owns the container: remove it here
@@ -162,8 +163,9 @@ class ServerRun:
 
     def measure(self, endpoint: Endpoint, concurrency: int) -> None:
         """One wrk run, recorded under its cell with the CPU used outside it meanwhile, and marked dropped
-        when that is above the limit; skipped once the server has failed."""
-        if self.address is None or self.case.failure:
+        when that is above the limit; skipped once the server has failed, and for a server measured for
+        cold start and memory only."""
+        if self.address is None or self.case.failure or not self.server.throughput:
             return
         cell = cell_key(endpoint.name, concurrency)
         try:

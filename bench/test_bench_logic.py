@@ -45,7 +45,8 @@ BENCH_RESULT {"requests": 53600, "duration_us": 5000000, "connect_errors": 0, "r
 """
 
 PLAN = ImagePlan("demo", "Demo", (
-    Server("default", "ours", None, {"WEB_CONCURRENCY": "2"}),
+    Server("default", "ours", None, {"WEB_CONCURRENCY": "2"}, ours=True),
+    Server("preload", "ours preloaded", None, {"WEB_CONCURRENCY": "2", "PRELOAD": "1"}, ours=True, throughput=False),
     Server("bare", "bare server", ("serve",)),
     Server("other", "another server", ("other",)),
 ), bare="bare")
@@ -320,6 +321,17 @@ def test_cold_start_and_memory_are_judged_against_the_competitor_our_median_rati
     assert targets["throughput hello c64"].verdict == PASS  # every server at 1.0 req/s: ratio 1.00
 
 
+def test_a_variant_of_ours_is_judged_on_memory_and_is_never_the_competitor() -> None:
+    runs = [case("default", 1, 100.0, memory=100), case("preload", 1, None, memory=70),
+            case("bare", 1, 100.0, memory=90), case("other", 1, 100.0, memory=60)]
+    targets = {target.what: target for target in image_targets(runs, PLAN, ["hello c64"])}
+    assert targets["idle memory (PSS)"].ratios == pytest.approx((100 / 60,)), "preload's 70 is not a competitor"
+    assert targets["idle memory (PSS), PRELOAD=1"].versus == "another server"
+    assert targets["idle memory (PSS), PRELOAD=1"].ratios == pytest.approx((70 / 60,))
+    assert targets["idle memory (PSS), PRELOAD=1"].verdict == PASS
+    assert [target.what for target in image_targets(runs, PLAN, ["hello c64"])][-1] == "idle memory (PSS), PRELOAD=1"
+
+
 def test_a_target_with_no_competitor_measured_is_not_measured() -> None:
     runs = [case("default", 1, 100.0), case("bare", 1, None), case("other", 1, 100.0, dropped=True)]
     [throughput, *_] = image_targets(runs, PLAN, ["hello c64"])
@@ -337,7 +349,7 @@ def test_all_targets_of_one_python_cover_every_cell_cold_start_memory_and_size()
     targets = all_targets(runs, [PLAN], ["hello c64"], {"demo": (100, 100), "base": (50, 60)}, "3.11")
     assert [(t.image, t.what) for t in targets] == [
         ("demo", "throughput hello c64"), ("demo", "cold start"), ("demo", "idle memory (PSS)"),
-        ("demo", "image size"), ("base", "image size")]
+        ("demo", "idle memory (PSS), PRELOAD=1"), ("demo", "image size"), ("base", "image size")]
     assert targets[0].ratios == (1.0,), "the other Python's run is not paired with this one's"
 
 
@@ -357,6 +369,9 @@ def test_every_image_compares_its_default_with_the_bare_server_it_wraps() -> Non
     for plan in PLANS:
         assert plan.default.command is None, "the default is the image's own CMD"
         assert plan.default.env == {"WEB_CONCURRENCY": "2", "ACCESS_LOG": ""}
+        [preload] = plan.variants
+        assert preload.command is None and not preload.throughput and plan.setting_of(preload) == "PRELOAD=1"
+        assert plan.default not in plan.others and preload not in plan.others
         assert plan.server(plan.bare).command, "the bare server is a plain command"
         assert len({server.key for server in plan.servers}) == len(plan.servers)
     flask = next(plan for plan in PLANS if plan.image == "flask")
@@ -406,8 +421,11 @@ def test_image_table_shows_each_value_with_its_ratio_to_the_best_and_bolds_our_d
     lines = image_table(runs, PLAN, ["hello c64"])
     assert lines[0] == "| server | hello c64 (req/s) | cold start | idle memory (PSS) |"
     assert lines[2] == "| **ours** | 95 (0.95×) | 1.10 s (1.10×) | 30.0 MiB (1.50×) |"
-    assert lines[3] == "| bare server | 100 (1.00×) | 1.00 s (1.00×) | 20.0 MiB (1.00×) † |"
-    assert lines[4] == "| another server | dropped | 1.00 s (1.00×) | failed |"
+    assert lines[3] == "| ours preloaded | – | failed | failed |"
+    assert lines[4] == "| bare server | 100 (1.00×) | 1.00 s (1.00×) | 20.0 MiB (1.00×) † |"
+    assert lines[5] == "| another server | dropped | 1.00 s (1.00×) | failed |"
+    runs.append(case("preload", 1, None, cold=1.2, memory=25 * 2**20))
+    assert "| ours preloaded | – | 1.20 s (1.20×) | 25.0 MiB (1.25×) |" in image_table(runs, PLAN, ["hello c64"])
 
 
 def test_targets_table_shows_median_quartiles_pairs_and_verdicts() -> None:
@@ -440,8 +458,10 @@ def test_report_describes_the_method_counts_verdicts_and_drops_per_python() -> N
     assert "interquartile range (q25–q75)" in text and "PSS" in text
     assert "### Python 3.11" in text and "### Python 3.15" in text
     assert "demo 1 of 3; 1 of 3 in all." in text
-    assert "**4 pass, 0 tie, 0 miss** (of 4 targets); 3 rest on fewer than 10 pairs and are not conclusive." in text
-    assert "**3 pass, 0 tie, 1 miss** (of 4 targets); 3 rest on fewer than 10 pairs and are not conclusive." in text
-    assert "All Pythons: **7 pass, 0 tie, 1 miss** (of 8 targets)" in text
+    assert ("**4 pass, 0 tie, 0 miss**, 1 not measured (of 5 targets); 3 rest on fewer than 10 pairs and are not "
+            "conclusive.") in text  # the PRELOAD=1 variant has no run here
+    assert ("**3 pass, 0 tie, 1 miss**, 1 not measured (of 5 targets); 3 rest on fewer than 10 pairs and are not "
+            "conclusive.") in text
+    assert "All Pythons: **7 pass, 0 tie, 1 miss**, 2 not measured (of 10 targets)" in text
     assert "- demo / py3.11 / other / round 2: no 200 on / within 60s" in text
     assert "`WEB_CONCURRENCY='2' /start.sh`" in text
