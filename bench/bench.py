@@ -33,6 +33,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import docker
 
@@ -77,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def settings_from(options: argparse.Namespace) -> Settings:
     settings = SMOKE if options.smoke else FULL
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}  # Settings fields by name, as dataclasses.replace takes them
     if options.rounds:
         changes["rounds"] = options.rounds
     if options.duration:

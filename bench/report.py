@@ -255,8 +255,8 @@ def render_markdown(info: RunInfo, settings: Settings, plans: Sequence[ImagePlan
     failures = [run for run in runs if run.failure]
     if failures:
         lines += ["", "### Failures", ""]
-        lines += [f"- {run.image} / py{run.python} / {run.server} / round {run.round}: {run.failure.splitlines()[0]}"
-                  for run in failures]
+        lines += [f"- {run.image} / py{run.python} / {run.server} / round {run.round}: "
+                  f"{(run.failure or '').splitlines()[0]}" for run in failures]
     lines += ["", "### Servers", ""]
     for plan in plans:
         lines += [f"- **{plan.image}**: " + "; ".join(f"{server.label}: `{server.shown_command}`"
