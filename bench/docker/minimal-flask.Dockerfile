@@ -7,7 +7,8 @@ FROM ${PYTHON_BUILD_IMAGE} AS meinheld
 ENV PIP_CONFIG_FILE=/tmp/pip-net/pip.conf
 COPY pip/ /tmp/pip-net/
 COPY meinheld/ /tmp/meinheld-build/
-RUN sh /tmp/meinheld-build/build.sh /wheels
+COPY requirements.txt /tmp/requirements.txt
+RUN sh /tmp/meinheld-build/build.sh /wheels /tmp/requirements.txt
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_CONFIG_FILE=/tmp/pip-net/pip.conf
