@@ -127,3 +127,22 @@ def test_a_connection_accepted_before_the_stop_still_gets_its_answer() -> None:
             client.close()
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok"), f"expected 200 ok, got {answer!r}"
     assert not running.thread.is_alive(), "the server did not stop after the request"
+
+
+def test_one_readiness_accepts_at_most_a_batch_so_a_burst_is_shared_between_workers() -> None:
+    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(40)]
+    loop = uvicorn_accept.new_event_loop()
+    try:
+        server = uvicorn_accept.AcceptingServer(loop, asyncio.Protocol, listener, 128)
+        server._accept()  # what one readiness of the listening socket does
+        assert len(server._pending) == uvicorn_accept.ACCEPT_BATCH == 16, "the rest stay queued for any worker"
+        server._accept()
+        assert len(server._pending) == 32
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+    finally:
+        for client in clients:
+            client.close()
+        loop.close()
+        listener.close()

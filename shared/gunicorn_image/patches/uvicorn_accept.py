@@ -5,9 +5,13 @@ connections. Under the soak's mix (192 keep-alive and 48 new-connection clients,
 connections waited in the kernel's accept queue (44-60 of them throughout, `ss -ltn`) for a median of
 406 ms: 120 requests/s against 10,000/s for the kept-alive clients, and over 10 minutes thousands reached
 the client's 5 s timeout. Plain `uvicorn --workers 2` does the same on uvloop and not on asyncio's loop.
-A uvloop loop whose server accepts from `add_reader` on the listening socket, as asyncio's loop does (each
-readiness accepts what is queued, up to the backlog), gave the new connections 1,313 requests/s at a median
-of 34 ms in the same test.
+A uvloop loop whose server accepts from `add_reader` on the listening socket, as asyncio's loop does, gave
+the new connections 1,313 requests/s at a median of 34 ms in the same test when each readiness accepted
+everything queued (up to the backlog), as asyncio does. But then a burst of connections went to whichever
+worker woke first: 64 of 64 wrk connections on one worker of two (`ss -tnp`), and the benchmark's 64-connection
+cells lost up to 0.28x against bare Uvicorn. So each readiness accepts at most ACCEPT_BATCH (16): the other
+worker, woken by the same readiness, takes its share (42/22, 16/48 of 64; without the patch 40/24, 24/40), and
+the soak's mix still gets 577 new-connection requests/s at a median of 80 ms (without the patch 73/s, 621 ms).
 
 ``apply_accept(worker)`` is called by the image's ``post_fork`` hook (``gunicorn_image.patches.apply``), in the
 worker process: when the worker's Uvicorn config would run uvloop's loop, it makes it run ``AcceptingLoop``
@@ -39,13 +43,15 @@ PRIVATE_NAMES = (
 
 LOOP_FACTORY = f"{__name__}:new_event_loop"
 ACCEPT_RETRY_DELAY = 1.0  # after EMFILE and the like, as asyncio waits before accepting again
+ACCEPT_BATCH = 16  # connections accepted per readiness: prompt under load, a burst shared (see the docstring)
 
 logger = logging.getLogger("uvicorn.error")
 
 
 class AcceptingServer:
     """What Uvicorn uses of the server ``create_server`` returns (``close``, ``wait_closed``), accepting from
-    ``add_reader``: every time the listening socket is readable, everything queued, up to ``backlog``."""
+    ``add_reader``: every time the listening socket is readable, what is queued, up to ``ACCEPT_BATCH``
+    (the reader is level-triggered: what is left is accepted on the loop's next turn)."""
 
     def __init__(self, loop: Any, protocol_factory: Any, sock: socket.socket, backlog: int) -> None:
         self._loop = loop
@@ -67,7 +73,7 @@ class AcceptingServer:
         return self._serving
 
     def _accept(self) -> None:
-        for _ in range(self._backlog):
+        for _ in range(min(ACCEPT_BATCH, self._backlog)):
             try:
                 connection, _ = self._sock.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
