@@ -202,7 +202,7 @@ def remove_container(client: docker.DockerClient, name: str) -> None:
 
 def remove_run_containers(client: docker.DockerClient, run_id: str) -> None:
     """The last safety net: remove every container this run labelled, whatever interrupted it."""
-    for container in client.containers.list(all=True, filters={"label": f"bench.run={run_id}"}):
+    for container in client.containers.list(all=True, sparse=True, filters={"label": f"bench.run={run_id}"}):
         try:
             container.remove(force=True)
         except docker.errors.NotFound:

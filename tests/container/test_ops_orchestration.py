@@ -299,7 +299,10 @@ def test_swarm_rolling_update_to_a_rebuilt_image_fails_no_request(swarm, yaml_to
             client.remove(force=True)
         subprocess.run(["docker", "stack", "rm", stack], capture_output=True, timeout=60, check=False)
         poll(
-            lambda: not docker.containers.list(all=True, filters={"label": f"com.docker.stack.namespace={stack}"}),
+            # sparse: a full listing inspects each container, and one the stack is removing can vanish in between
+            lambda: not docker.containers.list(
+                all=True, sparse=True, filters={"label": f"com.docker.stack.namespace={stack}"}
+            ),
             timeout=40,
             interval=1,
         )
