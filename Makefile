@@ -8,6 +8,8 @@ VENV := .venv
 PYTHON_REPO ?= python
 FUZZ_SECONDS ?= 300
 SOAK_SECONDS ?= 60
+TEST_WORKERS ?= 2
+BUILD_JOBS ?= 2
 PLATFORMS ?=
 export ORG PYTHON_REPO
 # A PY given on the command line (or in the environment) narrows build-all and push to that Python.
@@ -16,10 +18,10 @@ ONE_PY = $(if $(filter command line environment,$(origin PY)),--python $(PY))
 .PHONY: build-all $(addprefix build-,$(IMAGES)) push lock test test-unit lint check-patches fuzz soak bench bench-smoke clean venv
 
 build-all:  ## every image for every supported Python (or PY), in dependency order, for PLATFORMS (default: the host's)
-	python3 tools/build.py --platforms "$(PLATFORMS)" $(ONE_PY)
+	python3 tools/build.py --platforms "$(PLATFORMS)" --jobs $(BUILD_JOBS) $(ONE_PY)
 
 $(addprefix build-,$(IMAGES)): build-%:  ## one image (and its parents) for PY
-	python3 tools/build.py $* --python $(PY) --platforms "$(PLATFORMS)"
+	python3 tools/build.py $* --python $(PY) --platforms "$(PLATFORMS)" --jobs $(BUILD_JOBS)
 
 push:  ## build, then push manifest lists to REGISTRY=host[:port]/namespace (every Python, or PY; every image, or ONLY) for PLATFORMS
 	python3 tools/release.py --registry "$(REGISTRY)" --platforms "$(PLATFORMS)" $(ONE_PY) $(foreach image,$(ONLY),--image $(image)) \
@@ -36,7 +38,10 @@ $(VENV)/.installed: tests/requirements.txt
 venv: $(VENV)/.installed
 
 test: venv  ## unit tests, then container tests: full on PY, smoke on every other built Python
-	$(VENV)/bin/python -m pytest
+	# Most tests wait on containers, so two workers share the 2 cores (tests/conftest.py keeps the tests of
+	# one fixture container together); those marked `alone` (load, timing, swarm) run after, by themselves.
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not alone"
+	$(VENV)/bin/python -m pytest -m alone
 
 test-unit: venv
 	$(VENV)/bin/python -m pytest tests/unit

@@ -130,10 +130,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def published_port(container, port: int) -> int:
+    """The loopback port Docker published `port` on; 0 when the container has already exited."""
+    container.reload()
+    bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp") or []
+    return int(bindings[0]["HostPort"]) if bindings else 0
+
+
 @dataclass
 class Running:
     container: object
     port: int
+    container_port: int = 80
+
+    def start(self) -> None:
+        """Start it again after a stop: Docker publishes it on a new port."""
+        self.container.start()
+        self.port = published_port(self.container, self.container_port)
 
     @property
     def url(self) -> str:
@@ -188,14 +201,15 @@ class Running:
 
 @contextmanager
 def run_container(image: str, env: dict[str, str] | None = None, port: int = 80, **options) -> Iterator[Running]:
-    """Start a container with `port` published on a free loopback port; always removed afterwards."""
-    host_port = free_port()
+    """Start a container with `port` published on a loopback port Docker picks (a port picked here could be
+    taken by another test's container before this one starts); always removed afterwards."""
     container = docker_client().containers.run(
         image, detach=True, name=f"{CONTAINER_PREFIX}-{uuid.uuid4().hex[:12]}", environment=env or {},
-        ports={f"{port}/tcp": ("127.0.0.1", host_port)}, **options,
+        ports={f"{port}/tcp": ("127.0.0.1", None)}, **options,
     )
     try:
-        yield Running(container, host_port)
+        # 0 when it has already exited (a configuration mistake under test): its logs and status tell
+        yield Running(container, published_port(container, port), port)
     finally:
         try:
             container.remove(force=True)

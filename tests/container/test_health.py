@@ -6,14 +6,13 @@ container. Real containers, on the images of versions.json (ops fixtures of test
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import pytest
 import requests
 from docker_support import build_app_image, project, require_image, run_container
 from test_operations import EVERY_FLAVOUR, FLAVOURS, WSGI_AND_ASGI, app_image, poll, report, startup_settings
-from test_runtime_contract import explain, worker_pids
+from test_runtime_contract import explain, in_background, worker_pids
 
 HEALTH_PORT = 8081
 REASON = "database unreachable: connection refused (lifespan_fails fixture)"
@@ -63,7 +62,7 @@ def test_livez_answers_within_a_second_while_the_only_worker_is_busy(flavour: st
     with run_container(app_image(flavour), env=env) as server:
         server.wait_http("/")
         assert poll(lambda: inside(server, "/readyz")[0] == 200, timeout=15), explain(server, "never ready")
-        threading.Thread(target=lambda: requests.get(server.url + path, timeout=15), daemon=True).start()
+        in_background(lambda: requests.get(server.url + path, timeout=15))  # cut off when the container goes
         server.wait_log("request started in")
         app_status, app_took = inside(server, "/", port=80, timeout=1.0)
         assert app_status is None, explain(server, f"expected the app itself to be busy, it answered {app_status}")

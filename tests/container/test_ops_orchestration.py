@@ -229,6 +229,7 @@ def task_images(docker, service: str) -> list[str]:
     return sorted(t["Spec"]["ContainerSpec"]["Image"] for t in running_tasks(docker, service))
 
 
+@pytest.mark.alone  # makes this engine a swarm node for a while: nothing else may run beside it
 def test_swarm_rolling_update_to_a_rebuilt_image_fails_no_request(swarm, yaml_tools, tmp_path) -> None:
     docker = swarm
     fastapi = require_image("fastapi")

@@ -993,7 +993,7 @@ def test_stop_exits_cleanly_and_start_serves_again(variant: Variant) -> None:
         code = server.wait_exit(timeout=5)
         assert code == 0, explain(server, f"expected exit status 0 after `docker stop` (SIGTERM), got {code}")
 
-        server.container.start()
+        server.start()
         server.wait_http("/", timeout=60)
         logs = server.logs()  # both runs' lines
         for text in ("Checking for script in /app/prestart.sh", "Starting gunicorn"):

@@ -16,6 +16,8 @@ import pytest
 
 from docker_support import build_app_image, require_image, run_container
 
+pytestmark = pytest.mark.alone  # load, timing and memory under test: `make test` runs it with nothing beside it
+
 
 @pytest.fixture(scope="module")
 def port() -> Iterator[int]:

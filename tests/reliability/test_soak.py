@@ -42,6 +42,8 @@ from reliability_support import workers
 sys.path.insert(0, str(ROOT / "bench"))
 from load import LoadError, netns_usable, parse_wrk_output  # noqa: E402
 
+pytestmark = pytest.mark.alone  # load, timing and memory under test: `make test` runs it with nothing beside it
+
 SOAK_SECONDS = int(os.environ.get("SOAK_SECONDS") or 60)
 WARMUP_SECONDS = min(15, SOAK_SECONDS // 4)  # the first part of the run, before the baseline is read
 KEEP_ALIVE_CLIENTS, NEW_CONNECTION_CLIENTS, SLOW_CLIENTS = 192, 48, 16

@@ -18,6 +18,8 @@ import pytest
 from docker_support import build_app_image, require_image, run_container
 from reliability_support import Prober, get, workers
 
+pytestmark = pytest.mark.alone  # load, timing and memory under test: `make test` runs it with nothing beside it
+
 SERVERS = [pytest.param("flask", {}, id="wsgi-flask"),
            pytest.param("fastapi", {"VARIABLE_NAME": "asgi_app"}, id="asgi-fastapi")]
 MEMORY = "384m"  # the workers take 30-60 MiB each; /alloc?mb=1024 cannot fit
