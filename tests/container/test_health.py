@@ -55,6 +55,7 @@ BUSY = {"base-wsgi": ("/slow?s=8", {"WEB_CONCURRENCY": "1", "THREADS": "1"}),
         "fastapi": ("/block?s=8", {"WEB_CONCURRENCY": "1"})}
 
 
+@pytest.mark.alone  # a probe must answer within 1 s: nothing beside it (make test)
 @pytest.mark.parametrize("flavour", WSGI_AND_ASGI)
 def test_livez_answers_within_a_second_while_the_only_worker_is_busy(flavour: str) -> None:
     path, env = BUSY[flavour]

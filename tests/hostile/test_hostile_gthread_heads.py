@@ -24,6 +24,10 @@ from loopback_gunicorn import ROOT, log_tail, loopback_gunicorn, trickle_head  #
 
 sys.path.insert(0, str(ROOT / "shared"))
 
+# A server in this process, judged on timing (a head cut off within HEADER_TIMEOUT + 1.5 s, another client answered
+# within 0.5 s): `make test` runs it with nothing beside it.
+pytestmark = pytest.mark.alone
+
 HEADER_TIMEOUT = 1.5
 KEEP_ALIVE = 5
 STALLED_CLIENTS = 8  # more than the worker's threads (1)
