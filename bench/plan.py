@@ -63,12 +63,14 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     ours: bool = False  # one of our image's own configurations: measured, never a competitor
     throughput: bool = True  # False: cold start and idle memory only (no wrk runs)
+    user: str | None = None  # `docker run --user`; None: the image's (root, whose master drops it for workers)
 
     @property
     def shown_command(self) -> str:
         shown = " ".join(self.command) if self.command else "/start.sh"
         settings = " ".join(f"{name}={value!r}" for name, value in self.env.items())
-        return f"{settings} {shown}".strip()
+        as_user = f"--user {self.user} " if self.user else ""
+        return f"{as_user}{settings} {shown}".strip()
 
 
 @dataclass(frozen=True)
@@ -121,14 +123,22 @@ def _preload(image: str) -> Server:
                   {"WEB_CONCURRENCY": str(WORKERS), "ACCESS_LOG": "", "PRELOAD": "1"}, ours=True, throughput=False)
 
 
+# The other servers run as the unprivileged account our default's workers serve as (APP_USER's default),
+# so both sides pay the same for it: a file lookup by a non-root process costs more on some storage
+# drivers (about 4x root's on fuse-overlayfs, measured), and nobody should serve as root to win a race.
+# Port 80 needs no privilege in a container (Docker sets ip_unprivileged_port_start to 0).
+BARE_USER = "app"
+
+
 def _gunicorn(key: str, label: str, worker_class: str) -> Server:
     return Server(key, label, ("gunicorn", "--workers", str(WORKERS), "--worker-class", worker_class,
-                               *_bind(), "main:app"))
+                               *_bind(), "main:app"), user=BARE_USER)
 
 
 def _granian(interface: str) -> Server:
     return Server("granian", "Granian", ("granian", "--interface", interface, "--workers", str(WORKERS),
-                                         "--host", "0.0.0.0", "--port", str(CONTAINER_PORT), "main:app"))
+                                         "--host", "0.0.0.0", "--port", str(CONTAINER_PORT), "main:app"),
+                  user=BARE_USER)
 
 
 WSGI_SERVERS = (
@@ -141,7 +151,7 @@ WSGI_SERVERS = (
     Server("uwsgi", "uWSGI (http11-socket)", (
         "uwsgi", "--http11-socket", f":{CONTAINER_PORT}", "--master", "--processes", str(WORKERS),
         "--module", "main:app", "--need-app", "--disable-logging", "--die-on-term", "--listen", "1024",
-    )),
+    ), user=BARE_USER),
     _granian("wsgi"),
 )
 
@@ -149,7 +159,7 @@ ASGI_SERVERS = (
     Server("uvicorn", "Uvicorn --workers, bare", (
         "uvicorn", "--workers", str(WORKERS), "--host", "0.0.0.0", "--port", str(CONTAINER_PORT),
         "--no-access-log", "main:app",
-    )),
+    ), user=BARE_USER),
     # Not a target, an explanation: the image's own server without our layer, so a gap between our
     # default and bare Uvicorn splits into what Gunicorn's worker costs and what our layer costs.
     _gunicorn("gunicorn-uvicorn", "Gunicorn + UvicornWorker, bare", "uvicorn_worker.UvicornWorker"),

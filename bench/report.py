@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plan import (
-    COLD_START_AT_MOST, MEMORY_AT_MOST, SIZE_AT_MOST, THROUGHPUT_AT_LEAST, WORKERS, ImagePlan, Settings,
+    BARE_USER, COLD_START_AT_MOST, MEMORY_AT_MOST, SIZE_AT_MOST, THROUGHPUT_AT_LEAST, WORKERS, ImagePlan, Settings,
 )
 from results import (
     COLD_START, MEMORY, MISS, NOT_MEASURED, PASS, PSS, TIE, CaseRun, Target, dropped_count, median, median_of,
@@ -201,7 +201,8 @@ def method(info: RunInfo, settings: Settings, runs: Sequence[CaseRun]) -> list[s
         f"average {info.load_before:.2f} when the rounds began.",
         "",
         f"Every server runs {WORKERS} workers with no access log, in the same container image (the image under test "
-        "plus uWSGI and Granian, pinned in `bench/requirements.txt`) serving the same app. Load: "
+        "plus uWSGI and Granian, pinned in `bench/requirements.txt`) serving the same app; the other servers run "
+        f"as `--user {BARE_USER}`, the account our default's workers switch to. Load: "
         f"{info.wrk}, {settings.wrk_threads} thread, {settings.duration_s} s per run, {VIA[info.via]}. "
         f"{rounds}. In a round every server gets a fresh container (its image's HEALTHCHECK off, so no periodic "
         "process lands in a measurement); they start one after the other, then each "

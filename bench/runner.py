@@ -120,7 +120,7 @@ class ServerRun:
             container = self.client.containers.run(
                 self.image_ref, list(self.server.command) if self.server.command else None, name=self.name,
                 detach=True, environment=self.server.env, ports={f"{CONTAINER_PORT}/tcp": (LOOPBACK, port)},
-                labels={"bench.run": self.run_id},
+                labels={"bench.run": self.run_id}, user=self.server.user,
                 # The images' HEALTHCHECK starts a Python process every 10 s in every container; the idle
                 # containers of a round would land it in other servers' wrk runs as CPU used outside.
                 healthcheck={"test": ["NONE"]},

@@ -19,7 +19,8 @@ from host import (  # noqa: E402
 )
 from load import Address, Load, LoadError, failure, parse_wrk_output, wrk_command  # noqa: E402
 from plan import (  # noqa: E402
-    DEFAULT_PYTHON, FULL, JSON, NEWEST_PYTHON, PLANS, SMOKE, ImagePlan, Server, cells, project, server_order,
+    BARE_USER, DEFAULT_PYTHON, FULL, JSON, NEWEST_PYTHON, PLANS, SMOKE, ImagePlan, Server, cells, project,
+    server_order,
 )
 from report import (  # noqa: E402
     RunInfo, format_mb, format_ratio, format_rps, format_verdict, image_table, markdown_table, render_markdown,
@@ -377,6 +378,13 @@ def test_every_image_compares_its_default_with_the_bare_server_it_wraps() -> Non
     flask = next(plan for plan in PLANS if plan.image == "flask")
     assert "meinheld.gmeinheld.MeinheldWorker" in (flask.server(flask.bare).command or ())
     assert "gunicorn-gthread" not in {server.key for server in flask.servers}, "org/base's default, no contender"
+
+
+def test_the_other_servers_serve_as_the_account_our_workers_use() -> None:
+    for plan in PLANS:
+        assert all(server.user is None for server in plan.servers if server.ours), "ours: the image's own start"
+        assert {server.user for server in plan.others} == {BARE_USER}
+        assert all(server.shown_command.startswith(f"--user {BARE_USER} ") for server in plan.others)
 
 
 def test_full_run_gives_ten_pairs_on_the_default_and_newest_python_and_smoke_stays_quick() -> None:

@@ -251,3 +251,30 @@ def test_a_booting_worker_is_ended_by_a_stop_signal_not_the_masters_handler(monk
     hooks = contract.ImageHooks(settings, {})
     hooks.post_fork(types.SimpleNamespace(cfg=types.SimpleNamespace(uid=os.geteuid())), types.SimpleNamespace())
     assert installed == {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.SIG_DFL, signal.SIGQUIT: signal.SIG_DFL}
+
+
+def test_installed_versions_read_from_folder_names_agree_with_importlib_metadata() -> None:
+    from importlib import metadata
+
+    names = {dist.metadata["Name"] for dist in metadata.distributions()}
+    assert {"gunicorn", "uvicorn", "uvicorn-worker"} <= {name.lower() for name in names}
+    for name in names:
+        assert patches.installed_version(name) == metadata.version(name), name
+
+
+def test_the_first_dist_info_folder_on_sys_path_wins_and_a_missing_one_is_none(monkeypatch, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, dist_infos in ((first, ["Some.Server-2.0.1.dist-info", "notes.txt"]),
+                               (second, ["some_server-1.0.dist-info", "other_server-3.4.dist-info"])):
+        for name in dist_infos:
+            (folder / name).mkdir(parents=True)
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "absent"), str(first), str(second)])
+    patches.dist_info_versions.cache_clear()
+    patches.installed_version.cache_clear()
+    try:
+        assert patches.installed_version("some-server") == "2.0.1"
+        assert patches.installed_version("Other.Server") == "3.4"
+        assert patches.installed_version("no-such-server-anywhere") is None
+    finally:
+        patches.dist_info_versions.cache_clear()
+        patches.installed_version.cache_clear()

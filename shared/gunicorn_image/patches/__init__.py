@@ -2,7 +2,7 @@
 
 Each module here changes a private part of Gunicorn, Uvicorn or uvicorn-worker for a reason a test shows
 (its docstring says which). `PATCHES` lists them with the versions each follows. In the master,
-`check()` reads the installed versions (`importlib.metadata`): a patch whose server is installed in a
+`check()` reads the installed versions (`installed_version`): a patch whose server is installed in a
 version it does not know is skipped, with one warning line naming the package and the version, and the
 server serves as it would without it. In each worker, `apply()` applies the patches that passed; one that
 fails anyway is logged and skipped, never a crashed worker.
@@ -12,7 +12,10 @@ This package imports nothing of ours; each patch imports its server only when it
 
 from __future__ import annotations
 
+import functools
 import importlib
+import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,8 +53,38 @@ def version_follows(version: str, prefix: str) -> bool:
     return (version + ".").startswith(prefix)
 
 
+def normalized(distribution: str) -> str:
+    """A distribution's name as installers spell it in folder names: "uvicorn-worker" -> "uvicorn_worker"."""
+    return distribution.lower().replace("-", "_").replace(".", "_")
+
+
+@functools.cache
+def dist_info_versions() -> dict[str, str]:
+    """Normalized name -> version, from the `<name>-<version>.dist-info` folders on sys.path, first one wins
+    (as imports do). One listing per folder, no file read: on some storage drivers every file a process
+    opens costs it (fuse-overlayfs, measured), and the master's start is on every container's cold start."""
+    versions: dict[str, str] = {}
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue  # a zip, a missing folder
+        for name in names:
+            if name.endswith(".dist-info"):
+                project, dash, version = name[: -len(".dist-info")].rpartition("-")
+                if dash:
+                    versions.setdefault(normalized(project), version)
+    return versions
+
+
+@functools.cache
 def installed_version(distribution: str) -> str | None:
-    from importlib import metadata  # here: only the master asks, once
+    """The version installed, or None. `importlib.metadata` for what has no dist-info folder (eggs, some
+    editable installs, or nothing at all)."""
+    found = dist_info_versions().get(normalized(distribution))
+    if found is not None:
+        return found
+    from importlib import metadata  # here: only a distribution installed another way, or not at all
 
     try:
         return metadata.version(distribution)
