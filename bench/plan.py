@@ -63,6 +63,7 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     ours: bool = False  # one of our image's own configurations: measured, never a competitor
     throughput: bool = True  # False: cold start and idle memory only (no wrk runs)
+    judged: bool = True  # False: one of ours shown beside the default for comparison only, with no target
     user: str | None = None  # `docker run --user`; None: the image's (root, whose master drops it for workers)
 
     @property
@@ -87,7 +88,7 @@ class ImagePlan:
     @property
     def variants(self) -> tuple[Server, ...]:
         """Our image's configurations other than the default (PRELOAD=1), each judged against the others."""
-        return tuple(server for server in self.servers[1:] if server.ours)
+        return tuple(server for server in self.servers[1:] if server.ours and server.judged)
 
     def setting_of(self, variant: Server) -> str:
         """What a variant sets on top of our default: `PRELOAD=1`."""
@@ -121,6 +122,17 @@ def _preload(image: str) -> Server:
     # measured for cold start and idle memory only, since it serves requests exactly as the default does.
     return Server(PRELOAD_KEY, f"{ORG}/{image} PRELOAD=1", None,
                   {"WEB_CONCURRENCY": str(WORKERS), "ACCESS_LOG": "", "PRELOAD": "1"}, ours=True, throughput=False)
+
+
+NO_PRELOAD_MODULES_KEY = "no-preload-modules"
+
+
+def _no_preload_modules(image: str) -> Server:
+    # The default as it was before the master imported the framework for the workers (README
+    # "PRELOAD_MODULES"): what that change is worth, paired in the same run; no target of its own.
+    return Server(NO_PRELOAD_MODULES_KEY, f"{ORG}/{image} PRELOAD_MODULES=''", None,
+                  {"WEB_CONCURRENCY": str(WORKERS), "ACCESS_LOG": "", "PRELOAD_MODULES": ""}, ours=True,
+                  throughput=False, judged=False)
 
 
 # The other servers run as the unprivileged account our default's workers serve as (APP_USER's default),
@@ -167,11 +179,14 @@ ASGI_SERVERS = (
     _granian("asgi"),
 )
 
+def _ours(image: str) -> tuple[Server, ...]:
+    return _default(image), _preload(image), _no_preload_modules(image)
+
+
 PLANS = (
-    ImagePlan("flask", "Flask", (_default("flask"), _preload("flask"), *WSGI_SERVERS), bare="gunicorn-meinheld"),
-    ImagePlan("fastapi", "FastAPI", (_default("fastapi"), _preload("fastapi"), *ASGI_SERVERS), bare="uvicorn"),
-    ImagePlan("starlette", "Starlette", (_default("starlette"), _preload("starlette"), *ASGI_SERVERS),
-              bare="uvicorn"),
+    ImagePlan("flask", "Flask", (*_ours("flask"), *WSGI_SERVERS), bare="gunicorn-meinheld"),
+    ImagePlan("fastapi", "FastAPI", (*_ours("fastapi"), *ASGI_SERVERS), bare="uvicorn"),
+    ImagePlan("starlette", "Starlette", (*_ours("starlette"), *ASGI_SERVERS), bare="uvicorn"),
 )
 SIZE_ONLY = ("base",)  # compared for image size only: it has no framework app to load
 

@@ -137,6 +137,22 @@ def layer_cost(runs: Sequence[CaseRun], plan: ImagePlan, cells: Sequence[str]) -
     return f"What our layer costs: our default over the server it wraps ({bare.label}), median pair ratios: {shown}."
 
 
+def own_comparisons(runs: Sequence[CaseRun], plan: ImagePlan) -> list[str]:
+    """Our default against each of our configurations shown for comparison only (e.g. before a change)."""
+    lines = []
+    for server in plan.servers:
+        if not server.ours or server.judged:
+            continue
+        parts = []
+        for metric in (COLD_START, MEMORY):
+            ratios = pair_ratios(runs, plan.image, plan.default.key, server.key, metric)
+            if ratios:
+                spread = format_quartiles(Target(plan.image, metric, server.label, tuple(ratios), 1.0, at_least=False))
+                parts.append(f"{metric} {format_ratio(median(ratios))} (IQR {spread}, n {len(ratios)})")
+        lines += ["", f"Our default over {server.label}, median pair ratios: {', '.join(parts) or 'no pairs'}."]
+    return lines
+
+
 def targets_table(targets: Sequence[Target]) -> list[str]:
     rows = [[target.image, target.what, target.versus or "–", format_ratio(target.ratio), format_quartiles(target),
              str(target.pairs), format_limit(target), format_verdict(target)] for target in targets]
@@ -214,7 +230,9 @@ def method(info: RunInfo, settings: Settings, runs: Sequence[CaseRun]) -> list[s
         f"Targets: our default's throughput ≥ {THROUGHPUT_AT_LEAST:.2f}×, cold start ≤ {COLD_START_AT_MOST:.2f}× "
         f"and idle memory ≤ {MEMORY_AT_MOST:.2f}× the other server that beats it most in the same run (the one "
         "against which the median of its pair ratios is worst, named in the table; our PRELOAD=1 row, measured "
-        "for cold start and memory only, is judged on memory the same way and is nobody's competitor); image size ≤ "
+        "for cold start and memory only, is judged on memory the same way and is nobody's competitor; the "
+        "PRELOAD_MODULES='' row, our default before its master imported the framework for the workers, is shown "
+        "for comparison only); image size ≤ "
         f"{SIZE_AT_MOST:.2f}× a minimal Dockerfile's. A pair is the two servers' values in the same round; a "
         "round where either run failed or was dropped gives none. Each target shows the median of the pair "
         "ratios, their interquartile range (q25–q75) and the number of pairs n; it is a **pass** when the whole "
@@ -235,7 +253,7 @@ def python_section(python: str, settings: Settings, plans: Sequence[ImagePlan], 
              verdict_line(targets, settings.min_pairs), "", dropped_line(runs, plans, settings.outside_cpu_limit)]
     for plan in plans:
         lines += ["", f"#### {org}/{plan.image}:py{python} — {plan.framework}", "", *image_table(runs, plan, cells),
-                  "", layer_cost(runs, plan, cells)]
+                  "", layer_cost(runs, plan, cells), *own_comparisons(runs, plan)]
     lines += ["", f"#### Image size, Python {python}", "", *sizes_table(sizes, org, python)]
     return lines
 

@@ -23,8 +23,8 @@ from plan import (  # noqa: E402
     server_order,
 )
 from report import (  # noqa: E402
-    RunInfo, format_mb, format_ratio, format_rps, format_verdict, image_table, markdown_table, render_markdown,
-    targets_table,
+    RunInfo, format_mb, format_ratio, format_rps, format_verdict, image_table, markdown_table, own_comparisons,
+    render_markdown, targets_table,
 )
 from results import (  # noqa: E402
     COLD_START, DOCKER_STATS, MEMORY, MISS, NOT_MEASURED, PASS, TIE, CaseRun, Target, against_best_other,
@@ -373,6 +373,9 @@ def test_every_image_compares_its_default_with_the_bare_server_it_wraps() -> Non
         [preload] = plan.variants
         assert preload.command is None and not preload.throughput and plan.setting_of(preload) == "PRELOAD=1"
         assert plan.default not in plan.others and preload not in plan.others
+        before = plan.server("no-preload-modules")  # the default before PRELOAD_MODULES: shown, not judged
+        assert before.ours and not before.judged and not before.throughput and before not in plan.variants
+        assert plan.setting_of(before) == "PRELOAD_MODULES="
         assert plan.server(plan.bare).command, "the bare server is a plain command"
         assert len({server.key for server in plan.servers}) == len(plan.servers)
     flask = next(plan for plan in PLANS if plan.image == "flask")
@@ -473,3 +476,16 @@ def test_report_describes_the_method_counts_verdicts_and_drops_per_python() -> N
     assert "All Pythons: **7 pass, 0 tie, 1 miss**, 2 not measured (of 10 targets)" in text
     assert "- demo / py3.11 / other / round 2: no 200 on / within 60s" in text
     assert "`WEB_CONCURRENCY='2' /start.sh`" in text
+
+
+def test_a_configuration_shown_for_comparison_gets_paired_ratios_and_no_target() -> None:
+    before = Server("before", "ours before", None, {"PRELOAD_MODULES": ""}, ours=True, throughput=False, judged=False)
+    plan = ImagePlan("demo", "Demo", (*PLAN.servers, before), bare="bare")
+    runs = [run for round_no in (1, 2, 3) for run in (
+        case("default", round_no, 100.0, cold=0.8, memory=40 << 20), case("preload", round_no, None),
+        case("before", round_no, None, cold=1.0, memory=50 << 20 if round_no < 3 else 80 << 20),
+        case("bare", round_no, 100.0), case("other", round_no, 100.0))]
+    assert own_comparisons(runs, plan) == [
+        "", "Our default over ours before, median pair ratios: cold start 0.80× (IQR 0.80–0.80×, n 3), "
+        "idle memory 0.80× (IQR 0.65–0.80×, n 3)."]
+    assert [target.what for target in image_targets(runs, plan, ["hello c64"])][-1].endswith("PRELOAD=1")

@@ -14,6 +14,8 @@ the image's logging and the settings line.
 
 from __future__ import annotations
 
+import gc
+import importlib
 import inspect
 import json
 import os
@@ -27,7 +29,8 @@ from gunicorn_image import patches, processes, prometheus_dir, server_identity
 from gunicorn_image.health import Health
 from gunicorn_image.settings import Settings
 
-__all__ = ["GUARANTEES", "HOOKS", "Guarantee", "ImageHooks", "announcements", "chain", "explicit_names", "layer_hooks"]
+__all__ = ["GUARANTEES", "HOOKS", "Guarantee", "ImageHooks", "announcements", "chain", "explicit_names",
+           "import_shared_modules", "layer_hooks"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,21 @@ def layer_hooks(cfg: Any, hooks: ImageHooks) -> None:
         cfg.set(name, ours if current is setting.default or current is None else chain(ours, current))
 
 
+def import_shared_modules(names: Iterable[str], warn: Callable[[str], None]) -> int:
+    """Import `names` (PRELOAD_MODULES) in the master, so the workers it forks share them instead of each
+    importing them again; returns how many it imported. One that fails is left to the workers, with one line."""
+    imported = 0
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001  (whatever it is, the workers meet it as they would anyway)
+            warn(f"PRELOAD_MODULES: {name} not imported in the master ({type(error).__name__}: {error}); "
+                 "the workers import what they need themselves")
+        else:
+            imported += 1
+    return imported
+
+
 @dataclass
 class ImageHooks:
     """The image's side of Gunicorn's hooks, bound to the settings of this start."""
@@ -126,14 +144,16 @@ class ImageHooks:
     health: Health | None = None  # HEALTH_BIND's probes, answered by the master
 
     def on_starting(self, server: Any) -> None:
-        """In the master, before any worker: the settings line, the notes, and an empty metrics directory (the
-        start script prepared it already; this removes what its look at the app left there)."""
+        """In the master, before any worker: the settings line, PRELOAD_MODULES, the notes, and an empty metrics
+        directory (the start script prepared it already; this removes what its look at the app left there)."""
         print(json.dumps(effective_log_data(self.log_data, server.cfg)), flush=True)
-        if server.cfg.preload_app:
-            # The app was imported before this hook: move its objects out of the collector's reach, so no
-            # collection in a worker writes to (and so copies) the pages the workers share with the master.
-            import gc
-
+        # The checked server patches too: each worker imports them in post_fork otherwise.
+        patch_modules = [f"{patches.__name__}.{name}" for name in self.patch_modules]
+        shared = import_shared_modules([*patch_modules, *self.settings.preload_modules],
+                                       lambda line: server.log.warning(line))
+        if server.cfg.preload_app or shared:
+            # What the master imported (the app was, with PRELOAD, before this hook): out of the collector's
+            # reach, so no collection in a worker writes to (and so copies) the pages it shares with the master.
             gc.freeze()
         for note in self.notes:
             server.log.warning(note)

@@ -84,6 +84,7 @@ class Settings:
     max_requests: int | None = None  # MAX_REQUESTS
     max_requests_jitter: int | None = None  # MAX_REQUESTS_JITTER
     preload: bool = False  # PRELOAD: import the app in the master, then fork (workers share its pages)
+    preload_modules: tuple[str, ...] = ()  # PRELOAD_MODULES (default DEFAULT_PRELOAD_MODULES): imported by the master
     forwarded_allow_ips: str | None = None  # FORWARDED_ALLOW_IPS (None: Gunicorn's default)
     prometheus_multiproc_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR
     run_as_root: bool = False  # RUN_AS_ROOT
@@ -182,6 +183,7 @@ def load_settings(
     max_requests = _optional_int(env, "MAX_REQUESTS", minimum=0)
     max_requests_jitter = _optional_int(env, "MAX_REQUESTS_JITTER", minimum=0)
     preload = _flag(env, "PRELOAD")
+    preload_modules = _preload_modules(env)
     forwarded_allow_ips = _forwarded_allow_ips(env)
     prometheus_dir = _optional_absolute_path(env, "PROMETHEUS_MULTIPROC_DIR")
     control_socket = _optional_absolute_path(env, "CONTROL_SOCKET")
@@ -213,6 +215,7 @@ def load_settings(
         max_requests=max_requests,
         max_requests_jitter=max_requests_jitter,
         preload=preload,
+        preload_modules=preload_modules,
         forwarded_allow_ips=forwarded_allow_ips,
         prometheus_multiproc_dir=prometheus_dir,
         run_as_root=run_as_root,
@@ -437,6 +440,19 @@ def _worker_class(env: Mapping[str, str], check_import: bool) -> tuple[str, bool
     if problem:
         raise invalid(name, value, workers.ALLOWED_DESCRIPTION, problem)
     return canonical, bool(explicit)
+
+
+def _preload_modules(env: Mapping[str, str]) -> tuple[str, ...]:
+    """PRELOAD_MODULES if set (empty: none), else the image's DEFAULT_PRELOAD_MODULES: dotted module names
+    separated by commas or blanks. Only their form is checked here; the master imports them."""
+    name = "PRELOAD_MODULES" if env.get("PRELOAD_MODULES") is not None else "DEFAULT_PRELOAD_MODULES"
+    raw = _value(env, name, "")
+    modules = tuple(dict.fromkeys(raw.replace(",", " ").split()))
+    for module in modules:
+        if not all(part.isidentifier() for part in module.split(".")):
+            raise invalid(name, raw, "dotted module names separated by commas or blanks, e.g. fastapi,sqlalchemy.orm",
+                          f"{module!r} is not a module name")
+    return modules
 
 
 def _forwarded_allow_ips(env: Mapping[str, str]) -> str | None:

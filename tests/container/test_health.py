@@ -6,12 +6,14 @@ container. Real containers, on the images of versions.json (ops fixtures of test
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
 import requests
 from docker_support import build_app_image, project, require_image, run_container
-from test_operations import EVERY_FLAVOUR, FLAVOURS, WSGI_AND_ASGI, app_image, poll, report, startup_settings
+from test_operations import (EVERY_FLAVOUR, FLAVOURS, WSGI_AND_ASGI, app_image, booted_workers, poll, report,
+                             startup_settings)
 from test_runtime_contract import explain, in_background, worker_pids
 
 HEALTH_PORT = 8081
@@ -139,9 +141,9 @@ print(json.dumps(found))
 """
 
 
-def total_pss(image: str, preload: str) -> int:
+def total_pss(image: str, settings: dict[str, str]) -> int:
     """Master + 2 workers serving the image's example app (a framework app: what preloading shares)."""
-    env = {"WEB_CONCURRENCY": "2", "PRELOAD": preload}
+    env = {"WEB_CONCURRENCY": "2", **settings}
     with run_container(require_image(image), env=env, cap_add=["SYS_PTRACE"]) as server:  # to read workers' smaps
         server.wait_http("/")
         for _ in range(50):
@@ -153,6 +155,29 @@ def total_pss(image: str, preload: str) -> int:
 
 @pytest.mark.parametrize("image", ["flask", "fastapi"])
 def test_preload_makes_the_workers_share_the_apps_memory(image: str) -> None:
-    alone, shared = total_pss(image, "0"), total_pss(image, "1")
+    # PRELOAD_MODULES off on both sides: the framework it shares by default would hide what PRELOAD shares.
+    alone = total_pss(image, {"PRELOAD": "0", "PRELOAD_MODULES": ""})
+    shared = total_pss(image, {"PRELOAD": "1", "PRELOAD_MODULES": ""})
     report(f"{image}: master + 2 workers {shared} KiB PSS with PRELOAD=1, {alone} KiB without")
     assert shared < 0.9 * alone, f"{image}: master + 2 workers {shared} KiB with PRELOAD=1, {alone} KiB without"
+
+
+@pytest.mark.parametrize("image", ["flask", "fastapi", "starlette"])
+def test_the_images_preload_modules_make_the_workers_share_the_framework(image: str) -> None:
+    alone, shared = total_pss(image, {"PRELOAD_MODULES": ""}), total_pss(image, {})
+    report(f"{image}: master + 2 workers {shared} KiB PSS by default, {alone} KiB with PRELOAD_MODULES empty")
+    assert shared < 0.95 * alone, f"{image}: master + 2 workers {shared} KiB by default, {alone} KiB without"
+
+
+@pytest.mark.parametrize("flavour", EVERY_FLAVOUR)
+def test_preload_modules_are_imported_once_by_the_master_and_a_missing_one_is_one_line(flavour: str) -> None:
+    env = {**FLAVOURS[flavour][2], "PRELOAD_MODULES": "preloaded_marker,no_such_module_here"}
+    with run_container(app_image(flavour), env=env) as server:
+        server.wait_http("/")
+        workers = booted_workers(server)
+        logs = server.logs()
+        importers = {int(pid) for pid in re.findall(r"preloaded_marker imported in pid (\d+)", logs)}
+        assert 1 in importers and not importers & workers, explain(
+            server, f"expected the master (pid 1) to import it and no worker {sorted(workers)}: {sorted(importers)}")
+        warning = "PRELOAD_MODULES: no_such_module_here not imported in the master (ModuleNotFoundError"
+        assert logs.count(warning) == 1, explain(server, f"expected one line: {warning}...")

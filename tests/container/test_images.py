@@ -27,6 +27,7 @@ def test_example_app_is_served_by_the_default_worker(image: str, python: str) ->
         assert answer["python"].startswith(python + "."), f"expected Python {python}, got {answer}"
         assert worker in answer["server"], f"expected worker {worker}, got {answer['server']}"
         assert f"Using worker: " in server.logs()
+        assert "PRELOAD_MODULES:" not in server.logs(), f"the image's DEFAULT_PRELOAD_MODULES failed\n{server.tail()}"
 
 
 @pytest.mark.parametrize("image,python", EVERY_TAG)

@@ -175,3 +175,40 @@ def test_a_preloaded_app_is_frozen_out_of_the_collector_before_the_fork(tmp_path
     cfg.preload_app = False
     hooks.on_starting(types.SimpleNamespace(cfg=cfg, log=types.SimpleNamespace(warning=print)))
     assert frozen == [True]
+
+
+def test_preload_modules_default_to_the_images_list_and_can_be_changed_or_emptied(tmp_path: Path) -> None:
+    image = {"DEFAULT_PRELOAD_MODULES": "uvloop starlette.routing"}
+    assert settings(image, tmp_path, None).preload_modules == ("uvloop", "starlette.routing")
+    assert settings({**image, "PRELOAD_MODULES": " fastapi, sqlalchemy.orm,,fastapi "}, tmp_path,
+                    None).preload_modules == ("fastapi", "sqlalchemy.orm")
+    assert settings({**image, "PRELOAD_MODULES": ""}, tmp_path, None).preload_modules == ()
+    assert settings({}, tmp_path, None).preload_modules == ()
+    with pytest.raises(SettingsError, match=r'^PRELOAD_MODULES="app:main" is not valid: .app:main. is not a module'):
+        settings({"PRELOAD_MODULES": "app:main"}, tmp_path, None)
+    with pytest.raises(SettingsError, match=r'^DEFAULT_PRELOAD_MODULES="flask/" is not valid'):
+        settings({"DEFAULT_PRELOAD_MODULES": "flask/"}, tmp_path, None)
+
+
+def test_the_master_imports_preload_modules_then_freezes_and_a_missing_one_is_one_line(
+        tmp_path: Path, monkeypatch) -> None:
+    import gc
+    import sys
+    import types
+
+    from gunicorn_image import contract
+
+    (tmp_path / "shared_by_workers.py").write_text("LOADED = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "shared_by_workers", raising=False)
+    frozen: list[bool] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    warnings: list[str] = []
+    env = {"PRELOAD_MODULES": "shared_by_workers no_such_module_here"}
+    hooks = contract.ImageHooks(settings(env, tmp_path, None), {})
+    cfg = types.SimpleNamespace(preload_app=False, loglevel="info", workers=2, bind=["0.0.0.0:80"], graceful_timeout=1,
+                                timeout=1, keepalive=1, errorlog="-", accesslog="-")
+    hooks.on_starting(types.SimpleNamespace(cfg=cfg, log=types.SimpleNamespace(warning=warnings.append)))
+    assert sys.modules["shared_by_workers"].LOADED and frozen == [True]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "PRELOAD_MODULES: no_such_module_here not imported in the master (ModuleNotFoundError"), warnings

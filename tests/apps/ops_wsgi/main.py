@@ -13,6 +13,8 @@ import sqlite3
 import time
 from urllib.parse import parse_qs
 
+import preloaded_marker  # noqa: F401  (which process imports it: PRELOAD_MODULES)
+
 try:
     from prometheus_client import CollectorRegistry, Counter, generate_latest, multiprocess
 except ImportError:  # the plain fixture build has no prometheus_client
