@@ -185,8 +185,8 @@ def _ours(image: str) -> tuple[Server, ...]:
 
 PLANS = (
     ImagePlan("flask", "Flask", (*_ours("flask"), *WSGI_SERVERS), bare="gunicorn-meinheld"),
-    ImagePlan("fastapi", "FastAPI", (*_ours("fastapi"), *ASGI_SERVERS), bare="uvicorn"),
-    ImagePlan("starlette", "Starlette", (*_ours("starlette"), *ASGI_SERVERS), bare="uvicorn"),
+    ImagePlan("fastapi", "FastAPI", (*_ours("fastapi"), *ASGI_SERVERS), bare="gunicorn-uvicorn"),
+    ImagePlan("starlette", "Starlette", (*_ours("starlette"), *ASGI_SERVERS), bare="gunicorn-uvicorn"),
 )
 SIZE_ONLY = ("base",)  # compared for image size only: it has no framework app to load
 
